@@ -1,0 +1,3 @@
+//! temp
+#![forbid(unsafe_code)]
+pub mod protocol;

@@ -1,0 +1,327 @@
+//! The audit trail's entries and their hash chain.
+//!
+//! Each entry is canonical CBOR holding codes, ids and hashes only: never a
+//! form, a name or any other personal data. Its leaf hash is the RFC 6962
+//! leaf hash `SHA-256(0x00 || entry)`, and each entry names the leaf hash of
+//! the one before it, so the trail is a hash chain today and the leaves of
+//! an RFC 6962 Merkle tree when checkpoints are added.
+
+use crate::protocol::UnixTime;
+use crate::protocol::country::Country;
+use crate::protocol::id::MessageId;
+use crate::protocol::wire::canonical_cbor;
+use sha2::{Digest as _, Sha256};
+
+/// Entry format version.
+pub const ENTRY_VERSION: u32 = 1;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Event {
+    /// The node was set up (first entry of every trail).
+    NodeInitialised,
+    /// A peer was registered under an agreement.
+    PeerAdded,
+    /// An operator's message was sealed, stored and queued.
+    MessageQueued,
+    /// A send was refused before anything was queued.
+    SendRefused,
+    /// A verified receipt came back for a sent message.
+    MessageDelivered,
+    /// The peer refused a sent message for good.
+    DeliveryFailed,
+    /// A receipt that did not verify.
+    ReceiptRejected,
+    /// An envelope was accepted, stored and receipted.
+    MessageReceived,
+    /// An envelope already stored arrived again; the receipt was re-sent.
+    DuplicateReceived,
+    /// An incoming envelope was refused.
+    InboundRejected,
+    /// A TLS handshake was refused (unpinned or unknown peer).
+    HandshakeRefused,
+}
+
+impl Event {
+    /// Every event.
+    pub const ALL: &'static [Event] = &[
+        Event::NodeInitialised,
+        Event::PeerAdded,
+        Event::MessageQueued,
+        Event::SendRefused,
+        Event::MessageDelivered,
+        Event::DeliveryFailed,
+        Event::ReceiptRejected,
+        Event::MessageReceived,
+        Event::DuplicateReceived,
+        Event::InboundRejected,
+        Event::HandshakeRefused,
+    ];
+
+    /// Stable code written in entries.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Event::NodeInitialised => "node-initialised",
+            Event::PeerAdded => "peer-added",
+            Event::MessageQueued => "message-queued",
+            Event::SendRefused => "send-refused",
+            Event::MessageDelivered => "message-delivered",
+            Event::DeliveryFailed => "delivery-failed",
+            Event::ReceiptRejected => "receipt-rejected",
+            Event::MessageReceived => "message-received",
+            Event::DuplicateReceived => "duplicate-received",
+            Event::InboundRejected => "inbound-rejected",
+            Event::HandshakeRefused => "handshake-refused",
+        }
+    }
+
+    /// The event with code `s`.
+    pub fn parse(s: &str) -> Option<Event> {
+        Event::ALL.iter().copied().find(|e| e.as_str() == s)
+    }
+}
+
+/// What the caller records; the chain adds sequence, time and link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Peer country involved.
+    pub peer: Option<Country>,
+    /// Message involved.
+    pub message: Option<MessageId>,
+    /// SHA-256 of the envelope bytes as sent or received.
+    pub envelope: Option<[u8; 32]>,
+    /// A code or short non-personal detail (a reject code, a field path, a
+    /// hash, a remote address).
+    pub detail: Option<String>,
+}
+
+/// One audit entry as stored and hashed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Format version.
+    pub v: u32,
+    /// Position in the trail, from 0.
+    pub seq: u64,
+    /// When, Unix seconds; never less than the previous entry's.
+    pub time: UnixTime,
+    /// Event code.
+    pub event: String,
+    /// Peer country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Country>,
+    /// Message id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageId>,
+    /// Envelope hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<serde_bytes::ByteBuf>,
+    /// Detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Leaf hash of the previous entry (32 zero bytes for the first).
+    pub prev: serde_bytes::ByteBuf,
+}
+
+/// The state of a trail: how many entries, the last leaf hash and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chain {
+    /// Number of entries.
+    pub size: u64,
+    /// Leaf hash of the last entry (zeros when empty).
+    pub head: [u8; 32],
+    /// Time of the last entry.
+    pub last_time: UnixTime,
+}
+
+/// A trail that does not verify, or an entry that cannot be encoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// An entry is not canonical CBOR of the entry format.
+    #[error("entry {0} is not a well-formed, canonical entry: {1}")]
+    Malformed(u64, String),
+    /// Sequence numbers are not 0, 1, 2, ...
+    #[error("entry at position {position} says it is number {seq} (removed or reordered)")]
+    Sequence {
+        /// Where it is.
+        position: u64,
+        /// What it says.
+        seq: u64,
+    },
+    /// The link to the previous entry is broken.
+    #[error("entry {0} does not link to the entry before it (changed, removed or inserted)")]
+    Link(u64),
+    /// Time goes backwards.
+    #[error("entry {0} is dated before the entry before it (back-dated)")]
+    Time(u64),
+    /// Unknown event code.
+    #[error("entry {0} has unknown event {1:?}")]
+    UnknownEvent(u64, String),
+    /// Encoding failed.
+    #[error("cannot encode entry: {0}")]
+    Encode(String),
+}
+
+/// RFC 6962 leaf hash: `SHA-256(0x00 || entry)`.
+pub fn leaf_hash(entry: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(
+        &Sha256::new()
+            .chain_update([0u8])
+            .chain_update(entry)
+            .finalize(),
+    );
+    out
+}
+
+impl Chain {
+    /// An empty trail.
+    pub fn empty() -> Chain {
+        Chain {
+            size: 0,
+            head: [0; 32],
+            last_time: i64::MIN,
+        }
+    }
+
+    /// The next entry for `event` at `now`, its bytes, and the chain after it.
+    pub fn append(
+        &self,
+        event: Event,
+        rec: Record,
+        now: UnixTime,
+    ) -> Result<(Entry, Vec<u8>, Chain), AuditError> {
+        let time = now.max(self.last_time);
+        let entry = Entry {
+            v: ENTRY_VERSION,
+            seq: self.size,
+            time,
+            event: event.as_str().to_string(),
+            peer: rec.peer,
+            message: rec.message,
+            envelope: rec.envelope.map(|h| serde_bytes::ByteBuf::from(h.to_vec())),
+            detail: rec.detail,
+            prev: serde_bytes::ByteBuf::from(self.head.to_vec()),
+        };
+        let bytes = canonical_cbor(&entry).map_err(|e| AuditError::Encode(e.to_string()))?;
+        let next = Chain {
+            size: self.size + 1,
+            head: leaf_hash(&bytes),
+            last_time: time,
+        };
+        Ok((entry, bytes, next))
+    }
+
+    /// Checks the next stored entry against this chain and returns the
+    /// chain after it.
+    pub fn verify_next(&self, bytes: &[u8]) -> Result<(Entry, Chain), AuditError> {
+        let pos = self.size;
+        let entry: Entry =
+            ciborium::from_reader(bytes).map_err(|e| AuditError::Malformed(pos, e.to_string()))?;
+        let again =
+            canonical_cbor(&entry).map_err(|e| AuditError::Malformed(pos, e.to_string()))?;
+        if again != bytes {
+            return Err(AuditError::Malformed(pos, "not canonical".into()));
+        }
+        if entry.v != ENTRY_VERSION {
+            return Err(AuditError::Malformed(pos, format!("version {}", entry.v)));
+        }
+        if entry.seq != pos {
+            return Err(AuditError::Sequence {
+                position: pos,
+                seq: entry.seq,
+            });
+        }
+        if entry.prev.as_slice() != self.head {
+            return Err(AuditError::Link(pos));
+        }
+        if entry.time < self.last_time {
+            return Err(AuditError::Time(pos));
+        }
+        if Event::parse(&entry.event).is_none() {
+            return Err(AuditError::UnknownEvent(pos, entry.event.clone()));
+        }
+        let next = Chain {
+            size: pos + 1,
+            head: leaf_hash(bytes),
+            last_time: entry.time,
+        };
+        Ok((entry, next))
+    }
+}
+
+/// Verifies a whole trail given in order.
+pub fn verify<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Result<Chain, AuditError> {
+    let mut chain = Chain::empty();
+    for bytes in entries {
+        chain = chain.verify_next(bytes)?.1;
+    }
+    Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trail(n: usize) -> Vec<Vec<u8>> {
+        let mut chain = Chain::empty();
+        let mut out = Vec::new();
+        for i in 0..n {
+            let rec = Record {
+                peer: Some("GR".parse().unwrap()),
+                detail: Some(format!("d{i}")),
+                ..Record::default()
+            };
+            let (_, bytes, next) = chain
+                .append(Event::MessageReceived, rec, 1000 + i as i64)
+                .unwrap();
+            out.push(bytes);
+            chain = next;
+        }
+        out
+    }
+
+    fn check(t: &[Vec<u8>]) -> Result<Chain, AuditError> {
+        verify(t.iter().map(|b| b.as_slice()))
+    }
+
+    #[test]
+    fn an_honest_trail_verifies() {
+        let t = trail(5);
+        let c = check(&t).unwrap();
+        assert_eq!(c.size, 5);
+        assert_eq!(c.head, leaf_hash(&t[4]));
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let t = trail(5);
+        let mut removed = t.clone();
+        removed.remove(2);
+        assert!(matches!(check(&removed), Err(AuditError::Sequence { .. })));
+        let mut swapped = t.clone();
+        swapped.swap(1, 2);
+        assert!(check(&swapped).is_err());
+        let mut changed = t.clone();
+        let mut e: Entry = ciborium::from_reader(changed[3].as_slice()).unwrap();
+        e.detail = Some("other".into());
+        changed[3] = canonical_cbor(&e).unwrap();
+        assert_eq!(check(&changed), Err(AuditError::Link(4)));
+        let mut backdated = t.clone();
+        let mut e: Entry = ciborium::from_reader(backdated[4].as_slice()).unwrap();
+        e.time = 10;
+        backdated[4] = canonical_cbor(&e).unwrap();
+        assert_eq!(check(&backdated), Err(AuditError::Time(4)));
+    }
+
+    #[test]
+    fn time_never_goes_backwards_on_append() {
+        let (_, _, c) = Chain::empty()
+            .append(Event::PeerAdded, Record::default(), 500)
+            .unwrap();
+        let (e, _, _) = c.append(Event::PeerAdded, Record::default(), 400).unwrap();
+        assert_eq!(e.time, 500);
+    }
+}

@@ -1,0 +1,184 @@
+//! Message kinds and their typed forms: parsing from the operator's JSON,
+//! the CBOR carried inside envelopes, and validation with field paths.
+//!
+//! Each kind lives in its own module. Validation is pure: the caller passes
+//! today's date so rules such as "a date of birth is not in the future" need
+//! no clock.
+
+pub mod social_inquiry_request;
+
+use crate::protocol::FieldError;
+use jiff::civil::Date;
+pub use social_inquiry_request::SocialInquiryRequest;
+
+/// The largest form, in bytes of JSON or CBOR, a node accepts.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// A kind of message, named as on the command line and in agreements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Kind {
+    /// R asks H to assess the child's family and community.
+    SocialInquiryRequest,
+}
+
+impl Kind {
+    /// Every kind this node can send and receive.
+    pub const ALL: &'static [Kind] = &[Kind::SocialInquiryRequest];
+
+    /// The kind's name, e.g. `social-inquiry-request`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::SocialInquiryRequest => "social-inquiry-request",
+        }
+    }
+
+    /// The kind named `s`, if any.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Kind::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown kind {s:?}")))
+    }
+}
+
+/// A validated form of some kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Form {
+    /// See [`SocialInquiryRequest`].
+    SocialInquiryRequest(SocialInquiryRequest),
+}
+
+impl Form {
+    /// The form's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Form::SocialInquiryRequest(_) => Kind::SocialInquiryRequest,
+        }
+    }
+
+    /// Parses and validates the operator's JSON for `kind`.
+    pub fn from_json(kind: Kind, json: &[u8], today: Date) -> Result<Form, Vec<FieldError>> {
+        if json.len() > MAX_FORM_BYTES {
+            return Err(vec![too_big()]);
+        }
+        let de = &mut serde_json::Deserializer::from_slice(json);
+        let form = match kind {
+            Kind::SocialInquiryRequest => {
+                Form::SocialInquiryRequest(serde_path_to_error::deserialize(de).map_err(|e| {
+                    vec![FieldError::new(
+                        path_or_document(&e.path().to_string()),
+                        e.inner().to_string(),
+                    )]
+                })?)
+            }
+        };
+        form.validate(today)?;
+        Ok(form)
+    }
+
+    /// Decodes and validates the CBOR carried in an envelope.
+    pub fn from_cbor(kind: Kind, cbor: &[u8], today: Date) -> Result<Form, Vec<FieldError>> {
+        if cbor.len() > MAX_FORM_BYTES {
+            return Err(vec![too_big()]);
+        }
+        let form = match kind {
+            Kind::SocialInquiryRequest => Form::SocialInquiryRequest(
+                ciborium::from_reader(cbor)
+                    .map_err(|e| vec![FieldError::new("(document)", cbor_error(&e))])?,
+            ),
+        };
+        form.validate(today)?;
+        Ok(form)
+    }
+
+    /// The CBOR carried inside an envelope.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let r = match self {
+            Form::SocialInquiryRequest(f) => ciborium::into_writer(f, &mut out),
+        };
+        if r.is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// The form as JSON, as an operator wrote it.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Form::SocialInquiryRequest(f) => serde_json::to_value(f),
+        }
+        .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Every rule the types cannot express.
+    pub fn validate(&self, today: Date) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        match self {
+            Form::SocialInquiryRequest(f) => f.validate(today, &mut errors),
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn too_big() -> FieldError {
+    FieldError::new(
+        "(document)",
+        format!("form is larger than {MAX_FORM_BYTES} bytes"),
+    )
+}
+
+fn path_or_document(p: &str) -> String {
+    if p.is_empty() || p == "." {
+        "(document)".to_string()
+    } else {
+        p.to_string()
+    }
+}
+
+fn cbor_error<T: std::fmt::Debug>(e: &ciborium::de::Error<T>) -> String {
+    match e {
+        ciborium::de::Error::Semantic(_, m) => m.clone(),
+        ciborium::de::Error::Syntax(at) => format!("malformed CBOR at byte {at}"),
+        other => format!("unreadable CBOR: {other:?}"),
+    }
+}
+
+/// Checks one free-text field: present, not blank, not longer than `max`.
+pub(crate) fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
+    if value.trim().is_empty() {
+        errors.push(FieldError::new(field, "must not be empty"));
+    } else if value.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    } else if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        errors.push(FieldError::new(field, "contains control characters"));
+    }
+}

@@ -1,0 +1,318 @@
+//! The bytes on a QUIC stream: one request frame from the sender, one
+//! response frame back, both CBOR; and the canonical CBOR encoding used
+//! wherever a hash or signature must be reproducible.
+
+use ciborium::value::Value;
+
+/// Largest frame a node reads from a stream, in bytes.
+pub const MAX_FRAME: usize = 256 * 1024;
+
+/// A frame that could not be read or written.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WireError {
+    /// Not well-formed CBOR, or not the expected shape.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// Larger than [`MAX_FRAME`].
+    #[error("frame of {0} bytes is larger than the limit of {MAX_FRAME}")]
+    TooLarge(usize),
+    /// A value could not be encoded.
+    #[error("cannot encode: {0}")]
+    Encode(String),
+}
+
+/// What a sending node asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Request {
+    /// Deliver one sealed envelope (COSE_Encrypt0 bytes).
+    Deliver(Vec<u8>),
+}
+
+/// Why a receiver refused an envelope. The code is stable; the message is
+/// for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectCode {
+    /// The frame or envelope is not well-formed CBOR/COSE.
+    Malformed,
+    /// A protocol version, algorithm or kind this node does not support.
+    Unsupported,
+    /// The envelope is addressed to another country.
+    WrongRecipient,
+    /// The envelope's sender is not the peer on this connection.
+    SenderMismatch,
+    /// The envelope cannot be decrypted with this node's key.
+    NotForUs,
+    /// The signature does not verify with the sender's key.
+    BadSignature,
+    /// Outer and inner headers differ.
+    Tampered,
+    /// Another agreement, version or hash than the one this node holds.
+    AgreementMismatch,
+    /// The language is not agreed.
+    LanguageNotAgreed,
+    /// The form does not validate.
+    InvalidForm,
+    /// A message id already used for different content.
+    Replay,
+    /// The receiver could not store the message; try again later.
+    Unavailable,
+}
+
+impl RejectCode {
+    /// Every code.
+    pub const ALL: &'static [RejectCode] = &[
+        RejectCode::Malformed,
+        RejectCode::Unsupported,
+        RejectCode::WrongRecipient,
+        RejectCode::SenderMismatch,
+        RejectCode::NotForUs,
+        RejectCode::BadSignature,
+        RejectCode::Tampered,
+        RejectCode::AgreementMismatch,
+        RejectCode::LanguageNotAgreed,
+        RejectCode::InvalidForm,
+        RejectCode::Replay,
+        RejectCode::Unavailable,
+    ];
+
+    /// The code as sent on the wire and written in audit entries.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RejectCode::Malformed => "malformed",
+            RejectCode::Unsupported => "unsupported",
+            RejectCode::WrongRecipient => "wrong-recipient",
+            RejectCode::SenderMismatch => "sender-mismatch",
+            RejectCode::NotForUs => "not-for-us",
+            RejectCode::BadSignature => "bad-signature",
+            RejectCode::Tampered => "tampered",
+            RejectCode::AgreementMismatch => "agreement-mismatch",
+            RejectCode::LanguageNotAgreed => "language-not-agreed",
+            RejectCode::InvalidForm => "invalid-form",
+            RejectCode::Replay => "replay",
+            RejectCode::Unavailable => "unavailable",
+        }
+    }
+
+    /// Whether the sender should try again later. Every other refusal is
+    /// final for that envelope.
+    pub fn retryable(&self) -> bool {
+        matches!(self, RejectCode::Unavailable)
+    }
+
+    fn parse(s: &str) -> Option<RejectCode> {
+        RejectCode::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+}
+
+/// A refusal: code and a message for people (no personal data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Stable code.
+    pub code: RejectCode,
+    /// Plain-language reason.
+    pub message: String,
+}
+
+/// What a receiving node answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Response {
+    /// Accepted and durably stored: the signed receipt (COSE_Sign1 bytes).
+    Receipt(Vec<u8>),
+    /// Refused.
+    Reject(Rejection),
+}
+
+const T_DELIVER: u64 = 1;
+const T_RECEIPT: u64 = 1;
+const T_REJECT: u64 = 2;
+
+impl Request {
+    /// `[1, envelope: bstr]`.
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        match self {
+            Request::Deliver(env) => encode_value(&Value::Array(vec![
+                Value::Integer(T_DELIVER.into()),
+                Value::Bytes(env.clone()),
+            ])),
+        }
+    }
+
+    /// Reads a request frame.
+    pub fn decode(bytes: &[u8]) -> Result<Request, WireError> {
+        let items = decode_array(bytes)?;
+        match items.as_slice() {
+            [Value::Integer(t), Value::Bytes(env)] if u64::try_from(*t) == Ok(T_DELIVER) => {
+                Ok(Request::Deliver(env.clone()))
+            }
+            _ => Err(WireError::Malformed(
+                "expected [1, envelope] (a deliver request)".into(),
+            )),
+        }
+    }
+}
+
+impl Response {
+    /// `[1, receipt: bstr]` or `[2, code: tstr, message: tstr, retryable: bool]`.
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        let v = match self {
+            Response::Receipt(r) => Value::Array(vec![
+                Value::Integer(T_RECEIPT.into()),
+                Value::Bytes(r.clone()),
+            ]),
+            Response::Reject(r) => Value::Array(vec![
+                Value::Integer(T_REJECT.into()),
+                Value::Text(r.code.as_str().into()),
+                Value::Text(r.message.clone()),
+                Value::Bool(r.code.retryable()),
+            ]),
+        };
+        encode_value(&v)
+    }
+
+    /// Reads a response frame. An unknown reject code is read as
+    /// `unavailable` only if the peer marked it retryable, else `unsupported`.
+    pub fn decode(bytes: &[u8]) -> Result<Response, WireError> {
+        let items = decode_array(bytes)?;
+        match items.as_slice() {
+            [Value::Integer(t), Value::Bytes(r)] if u64::try_from(*t) == Ok(T_RECEIPT) => {
+                Ok(Response::Receipt(r.clone()))
+            }
+            [
+                Value::Integer(t),
+                Value::Text(code),
+                Value::Text(message),
+                Value::Bool(retry),
+            ] if u64::try_from(*t) == Ok(T_REJECT) => {
+                let code = RejectCode::parse(code).unwrap_or(if *retry {
+                    RejectCode::Unavailable
+                } else {
+                    RejectCode::Unsupported
+                });
+                let message: String = message.chars().take(1000).collect();
+                Ok(Response::Reject(Rejection { code, message }))
+            }
+            _ => Err(WireError::Malformed(
+                "expected a receipt [1, bstr] or a rejection [2, code, message, retryable]".into(),
+            )),
+        }
+    }
+}
+
+fn decode_array(bytes: &[u8]) -> Result<Vec<Value>, WireError> {
+    if bytes.len() > MAX_FRAME {
+        return Err(WireError::TooLarge(bytes.len()));
+    }
+    let mut rest = bytes;
+    let v: Value = ciborium::from_reader(&mut rest)
+        .map_err(|e| WireError::Malformed(format!("not CBOR ({e})")))?;
+    if !rest.is_empty() {
+        return Err(WireError::Malformed(format!(
+            "{} bytes after the frame",
+            rest.len()
+        )));
+    }
+    match v {
+        Value::Array(items) => Ok(items),
+        _ => Err(WireError::Malformed("frame is not a CBOR array".into())),
+    }
+}
+
+/// Encodes a CBOR value.
+pub fn encode_value(v: &Value) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::new();
+    ciborium::into_writer(v, &mut out).map_err(|e| WireError::Encode(e.to_string()))?;
+    Ok(out)
+}
+
+/// The RFC 8949 §4.2.1 core deterministic encoding of `v`: map keys sorted
+/// by the bytewise order of their encodings, at every depth. (ciborium
+/// already writes integers and lengths in their shortest form.)
+pub fn canonical_cbor<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, WireError> {
+    let value = Value::serialized(v).map_err(|e| WireError::Encode(e.to_string()))?;
+    encode_value(&canonicalize(value)?)
+}
+
+fn canonicalize(v: Value) -> Result<Value, WireError> {
+    Ok(match v {
+        Value::Map(entries) => {
+            let mut keyed = Vec::with_capacity(entries.len());
+            for (k, val) in entries {
+                let k = canonicalize(k)?;
+                keyed.push((encode_value(&k)?, k, canonicalize(val)?));
+            }
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Map(keyed.into_iter().map(|(_, k, v)| (k, v)).collect())
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(canonicalize)
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Tag(t, inner) => Value::Tag(t, Box::new(canonicalize(*inner)?)),
+        other => other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let r = Request::Deliver(vec![1, 2, 3]);
+        assert_eq!(Request::decode(&r.encode().unwrap()).unwrap(), r);
+        for resp in [
+            Response::Receipt(vec![9; 10]),
+            Response::Reject(Rejection {
+                code: RejectCode::AgreementMismatch,
+                message: "hash differs".into(),
+            }),
+        ] {
+            assert_eq!(Response::decode(&resp.encode().unwrap()).unwrap(), resp);
+        }
+    }
+
+    #[test]
+    fn bad_frames_are_errors() {
+        assert!(Request::decode(&[0xff, 0x00]).is_err());
+        assert!(Request::decode(&[0x80]).is_err());
+        assert!(Request::decode(&encode_value(&Value::Integer(1.into())).unwrap()).is_err());
+        let mut ok = Request::Deliver(vec![1]).encode().unwrap();
+        ok.push(0);
+        assert!(Request::decode(&ok).is_err());
+        assert!(matches!(
+            Request::decode(&vec![0u8; MAX_FRAME + 1]),
+            Err(WireError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn canonical_sorts_keys_by_encoding() {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("bb", 1);
+        m.insert("a", 2);
+        m.insert("c", 3);
+        let bytes = canonical_cbor(&m).unwrap();
+        // {"a": 2, "c": 3, "bb": 1}: shorter keys first.
+        assert_eq!(
+            bytes,
+            vec![
+                0xa3, 0x61, b'a', 0x02, 0x61, b'c', 0x03, 0x62, b'b', b'b', 0x01
+            ]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = Request::decode(&bytes);
+            let _ = Response::decode(&bytes);
+        }
+    }
+}
