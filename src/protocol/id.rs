@@ -62,6 +62,11 @@ impl MessageId {
         (self.0 >> 80) as u64
     }
 
+    /// The id with this 128-bit value (as stored).
+    pub fn from_u128(v: u128) -> MessageId {
+        MessageId(v)
+    }
+
     /// The 16 bytes, big-endian.
     pub fn to_bytes(&self) -> [u8; 16] {
         self.0.to_be_bytes()

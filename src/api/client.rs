@@ -1,0 +1,133 @@
+//! The typed API client used by the CLI, the demo and the tests: one
+//! HTTP/1.1 request per connection to the node's loopback API.
+
+use super::ApiError;
+use crate::home::{Home, HomeError};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use std::net::SocketAddr;
+use zeroize::Zeroizing;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The home could not be read.
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    /// Nothing answers on the API address.
+    #[error("cannot reach the node's API at {0}: is `nfp-node serve --home DIR` running?")]
+    Unreachable(SocketAddr),
+    /// The HTTP exchange failed.
+    #[error("API request failed: {0}")]
+    Http(String),
+    /// The node answered with an error.
+    #[error("{}", .body.message)]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The error body.
+        body: ApiError,
+    },
+}
+
+impl ClientError {
+    /// Whether the request was refused as invalid input (exit code 2).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, ClientError::Api { status, .. } if (400..500).contains(status) && *status != 401)
+    }
+}
+
+/// A client for one node's API.
+pub struct Client {
+    addr: SocketAddr,
+    token: Zeroizing<String>,
+}
+
+impl Client {
+    /// A client for the node whose home is `home`.
+    pub fn for_home(home: &Home) -> Result<Client, ClientError> {
+        let config = home.config()?;
+        Ok(Client {
+            addr: config.api,
+            token: home.api_token()?,
+        })
+    }
+
+    /// A client for `addr` with `token`.
+    pub fn new(addr: SocketAddr, token: Zeroizing<String>) -> Client {
+        Client { addr, token }
+    }
+
+    /// Sends one request; returns the JSON body of a 2xx answer.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|_| ClientError::Unreachable(self.addr))?;
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let bytes = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Http(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("authorization", format!("Bearer {}", self.token.as_str()))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(bytes)))
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?
+            .to_bytes();
+        let json: serde_json::Value = if body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| ClientError::Http(format!("answer is not JSON: {e}")))?
+        };
+        if (200..300).contains(&status) {
+            Ok(json)
+        } else {
+            let body: ApiError = serde_json::from_value(json).unwrap_or(ApiError {
+                code: "http".into(),
+                message: format!("HTTP status {status}"),
+                fields: Vec::new(),
+            });
+            Err(ClientError::Api { status, body })
+        }
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        self.call("GET", path, None).await
+    }
+
+    /// POST `body` to `path`.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call("POST", path, Some(body)).await
+    }
+}

@@ -1,0 +1,156 @@
+//! Admin commands: `init`, `card`, `peer add`, `check`, `serve`.
+
+use super::Failure;
+use crate::api::client::{Client, ClientError};
+use crate::home::{Home, InitParams};
+use crate::protocol::audit::{Event, Record};
+use crate::protocol::country::Country;
+use crate::store::Store;
+use std::path::PathBuf;
+
+pub(super) fn init(
+    home: PathBuf,
+    country: &str,
+    name: String,
+    endpoint: String,
+    api: &str,
+) -> Result<(), Failure> {
+    let country =
+        Country::parse(country).map_err(|e| Failure::invalid(format!("--country: {e}")))?;
+    let api = api
+        .parse()
+        .map_err(|_| Failure::invalid(format!("--api: {api:?} is not an IP address and port")))?;
+    let home = Home::new(home);
+    let card = home.init(&InitParams {
+        country,
+        name,
+        endpoint,
+        api,
+    })?;
+    offline_audit(
+        &home,
+        Event::NodeInitialised,
+        Record {
+            detail: Some(format!("pin {}", card.tls_spki_sha256)),
+            ..Record::default()
+        },
+    )?;
+    eprintln!(
+        "created node home {} for {}; give the output of `nfp-node card --home {}` to your peers",
+        home.dir.display(),
+        card.country,
+        home.dir.display()
+    );
+    Ok(())
+}
+
+/// Appends an audit entry with the node stopped (it owns the store when running).
+pub(super) fn offline_audit(home: &Home, event: Event, rec: Record) -> Result<(), Failure> {
+    let setup = home.load()?;
+    let store = Store::open(&home.store_dir(), &setup.storage_key)
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    store
+        .append_audit(event, rec, jiff::Timestamp::now().as_second())
+        .and_then(|_| store.sync())
+        .map_err(|e| Failure::failed(e.to_string()))
+}
+
+pub(super) fn card(home: PathBuf) -> Result<(), Failure> {
+    let setup = Home::new(home).load()?;
+    print!("{}", setup.card().to_toml());
+    Ok(())
+}
+
+fn read_file(path: &PathBuf, what: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::invalid(format!("{what} {}: {e}", path.display())))
+}
+
+pub(super) async fn peer_add(
+    home: PathBuf,
+    card: PathBuf,
+    agreement: PathBuf,
+) -> Result<(), Failure> {
+    let home = Home::new(home);
+    let card_text = read_file(&card, "--card")?;
+    let agreement_text = read_file(&agreement, "--agreement")?;
+    let client = Client::for_home(&home)?;
+    let body = serde_json::json!({"card": card_text, "agreement": agreement_text});
+    match client.post("/v1/peers", &body).await {
+        Ok(v) => {
+            eprintln!(
+                "registered peer {} under agreement {} (node is running: now in force)",
+                v["peer"].as_str().unwrap_or("?"),
+                v["agreement"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        Err(ClientError::Unreachable(_)) => {
+            let (card, agreement) = home.add_peer(&card_text, &agreement_text)?;
+            offline_audit(
+                &home,
+                Event::PeerAdded,
+                Record {
+                    peer: Some(card.country),
+                    detail: Some(format!(
+                        "agreement {} v{} {}; pin {}",
+                        agreement.id,
+                        agreement.version,
+                        hex::encode(agreement.hash()),
+                        card.tls_spki_sha256
+                    )),
+                    ..Record::default()
+                },
+            )?;
+            eprintln!(
+                "registered peer {} under agreement {} v{} (hash {})",
+                card.country,
+                agreement.id,
+                agreement.version,
+                hex::encode(agreement.hash())
+            );
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn check(home: PathBuf) -> Result<(), Failure> {
+    let home = Home::new(home);
+    let problems = home.check();
+    if problems.is_empty() {
+        let config = home.config()?;
+        let (peers, _) = home.peers(config.country);
+        println!(
+            "ok: {} ({}) with {} peer(s): {}",
+            config.country,
+            config.name,
+            peers.len(),
+            peers
+                .values()
+                .map(|p| format!(
+                    "{} under {} v{}",
+                    p.card.country, p.agreement.id, p.agreement.version
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("{p}");
+        }
+        Err(Failure::invalid(format!(
+            "{} problem(s) found",
+            problems.len()
+        )))
+    }
+}
+
+pub(super) async fn serve(home: PathBuf) -> Result<(), Failure> {
+    let home = Home::new(home);
+    crate::node::serve(&home).await.map_err(|e| match e {
+        crate::node::NodeError::Home(h) => Failure::from(h),
+        other => Failure::failed(other.to_string()),
+    })
+}

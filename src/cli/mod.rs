@@ -1,0 +1,326 @@
+//! The command line: argument definitions and dispatch. Each command group
+//! has its own file; commands that need the running node go through the
+//! local API ([`crate::api::client`]).
+//!
+//! Exit codes: 0 success; 1 operational failure (node unreachable, I/O,
+//! store); 2 invalid input (bad arguments, config, card, agreement or form).
+
+mod admin;
+mod audit;
+mod demo;
+mod operator;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code for an operational failure.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for invalid input.
+pub const EXIT_INVALID: u8 = 2;
+
+/// nfp-node: the secure messaging node of a National Focal Point for child
+/// victims of trafficking.
+#[derive(Debug, Parser)]
+#[command(name = "nfp-node", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node home: configuration, keys and TLS certificate.
+    Init {
+        /// Home directory to create (must not exist or be empty).
+        #[arg(long)]
+        home: PathBuf,
+        /// ISO 3166-1 alpha-2 country code of this NFP, e.g. GR.
+        #[arg(long)]
+        country: String,
+        /// Name of this NFP, as peers will see it.
+        #[arg(long)]
+        name: String,
+        /// QUIC endpoint peers reach, HOST:PORT.
+        #[arg(long)]
+        endpoint: String,
+        /// Loopback address of the local operator API, HOST:PORT.
+        #[arg(long)]
+        api: String,
+    },
+    /// Print this node's public peer card (TOML) for the other country's admin.
+    Card {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Manage peers.
+    Peer {
+        /// What to do with peers.
+        #[command(subcommand)]
+        command: PeerCommand,
+    },
+    /// Validate the configuration, peer cards and agreements; exit 2 on any problem.
+    Check {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Run the node: QUIC endpoint, local API and delivery, until SIGINT/SIGTERM.
+    Serve {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Validate, seal, store and queue a form for a peer; prints the message id.
+    Send {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Recipient country code.
+        #[arg(long)]
+        to: String,
+        /// Message kind, e.g. social-inquiry-request.
+        #[arg(long)]
+        kind: String,
+        /// Shared, pseudonymous case reference.
+        #[arg(long)]
+        case: String,
+        /// The form, as a JSON file.
+        #[arg(long)]
+        form: PathBuf,
+        /// Language of the form's text (ISO 639-1); defaults to the agreement's first.
+        #[arg(long)]
+        lang: Option<String>,
+        /// The id of the message this one answers.
+        #[arg(long = "reply-to")]
+        reply_to: Option<String>,
+        /// Print a JSON object instead of the bare id.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List messages.
+    Messages {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Only this case.
+        #[arg(long)]
+        case: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one message and its form.
+    Show {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Message id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read and verify the audit trail.
+    Audit {
+        /// What to do with the audit trail.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Run two example nodes (AL and GR) on loopback and exchange a real case message.
+    Demo {
+        /// Keep the demo homes in this directory instead of a temporary one.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+}
+
+/// Peer commands.
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Register a peer's card under a bilateral agreement.
+    Add {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// The peer's card (TOML), as printed by its `nfp-node card`.
+        #[arg(long)]
+        card: PathBuf,
+        /// The agreement file (TOML) both parties use.
+        #[arg(long)]
+        agreement: PathBuf,
+    },
+}
+
+/// Audit commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List the audit entries (ids and hashes only).
+    List {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify the hash chain of the audit trail.
+    Verify {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A command's failure: the message for stderr and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code (1 or 2).
+    pub code: u8,
+    /// Message.
+    pub message: String,
+}
+
+impl Failure {
+    pub(crate) fn invalid(m: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_INVALID,
+            message: m.into(),
+        }
+    }
+    pub(crate) fn failed(m: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_FAILURE,
+            message: m.into(),
+        }
+    }
+}
+
+impl From<crate::home::HomeError> for Failure {
+    fn from(e: crate::home::HomeError) -> Failure {
+        use crate::home::HomeError as H;
+        match e {
+            H::Io { .. } | H::Keygen(_) => Failure::failed(e.to_string()),
+            _ => Failure::invalid(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::api::client::ClientError> for Failure {
+    fn from(e: crate::api::client::ClientError) -> Failure {
+        let code = if e.is_invalid_input() {
+            EXIT_INVALID
+        } else {
+            EXIT_FAILURE
+        };
+        let mut message = e.to_string();
+        if let crate::api::client::ClientError::Api { body, .. } = &e {
+            if !body.fields.is_empty() {
+                message = format!(
+                    "{}\n{}",
+                    "the form is invalid:",
+                    body.fields
+                        .iter()
+                        .map(|f| format!("  {}: {}", f.field, f.message))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+            }
+        }
+        Failure { code, message }
+    }
+}
+
+/// Runs a parsed command; returns the exit code.
+pub fn run(cli: Cli) -> u8 {
+    let quiet = !matches!(cli.command, Command::Serve { .. });
+    init_tracing(quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command));
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            f.code
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Init {
+            home,
+            country,
+            name,
+            endpoint,
+            api,
+        } => admin::init(home, &country, name, endpoint, &api),
+        Command::Card { home } => admin::card(home),
+        Command::Peer {
+            command:
+                PeerCommand::Add {
+                    home,
+                    card,
+                    agreement,
+                },
+        } => admin::peer_add(home, card, agreement).await,
+        Command::Check { home } => admin::check(home),
+        Command::Serve { home } => admin::serve(home).await,
+        Command::Send {
+            home,
+            to,
+            kind,
+            case,
+            form,
+            lang,
+            reply_to,
+            json,
+        } => {
+            operator::send(operator::SendArgs {
+                home,
+                to,
+                kind,
+                case,
+                form,
+                lang,
+                reply_to,
+                json,
+            })
+            .await
+        }
+        Command::Messages { home, case, json } => operator::messages(home, case, json).await,
+        Command::Show { home, id, json } => operator::show(home, &id, json).await,
+        Command::Audit { command } => match command {
+            AuditCommand::List { home, json } => audit::list(home, json).await,
+            AuditCommand::Verify { home, json } => audit::verify(home, json).await,
+        },
+        Command::Demo { keep } => demo::run(keep).await,
+    }
+}
+
+fn init_tracing(quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

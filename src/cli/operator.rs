@@ -1,0 +1,169 @@
+//! Operator commands: `send`, `messages`, `show`. All go through the API of
+//! the running node.
+
+use super::Failure;
+use crate::api::client::Client;
+use crate::home::Home;
+use crate::node::{MessageView, Shown};
+use std::path::PathBuf;
+
+pub(super) struct SendArgs {
+    pub home: PathBuf,
+    pub to: String,
+    pub kind: String,
+    pub case: String,
+    pub form: PathBuf,
+    pub lang: Option<String>,
+    pub reply_to: Option<String>,
+    pub json: bool,
+}
+
+pub(super) async fn send(a: SendArgs) -> Result<(), Failure> {
+    let to = crate::protocol::country::Country::parse(&a.to)
+        .map_err(|e| Failure::invalid(format!("--to: {e}")))?;
+    let kind = crate::protocol::forms::Kind::parse(&a.kind).ok_or_else(|| {
+        Failure::invalid(format!(
+            "--kind: unknown kind {:?}; known kinds: {}",
+            a.kind,
+            crate::protocol::forms::Kind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let text = std::fs::read(&a.form)
+        .map_err(|e| Failure::invalid(format!("--form {}: {e}", a.form.display())))?;
+    let form: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| Failure::invalid(format!("--form {}: not JSON: {e}", a.form.display())))?;
+    let home = Home::new(a.home);
+    let client = Client::for_home(&home)?;
+    let body = serde_json::json!({
+        "to": to,
+        "kind": kind,
+        "case": a.case,
+        "lang": a.lang,
+        "reply_to": a.reply_to,
+        "form": form,
+    });
+    let v = client.post("/v1/messages", &body).await?;
+    if a.json {
+        println!("{v}");
+    } else {
+        println!("{}", v["id"].as_str().unwrap_or_default());
+    }
+    Ok(())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, Failure> {
+    serde_json::from_value(v).map_err(|e| Failure::failed(format!("unexpected API answer: {e}")))
+}
+
+pub(super) async fn messages(
+    home: PathBuf,
+    case: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
+    let client = Client::for_home(&Home::new(home))?;
+    let path = match &case {
+        Some(c) => format!("/v1/messages?case={}", urlencode(c)),
+        None => "/v1/messages".to_string(),
+    };
+    let v = client.get(&path).await?;
+    let list: Vec<MessageView> = decode(v["messages"].clone())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if list.is_empty() {
+        eprintln!("no messages");
+        return Ok(());
+    }
+    println!(
+        "{:<26}  {:<3}  {:<4}  {:<24}  {:<16}  {:<9}  {:<20}  {:<20}",
+        "ID", "DIR", "PEER", "KIND", "CASE", "STATE", "CREATED", "DUE/DELIVERED"
+    );
+    for m in list {
+        let dir = serde_json::to_value(m.direction).ok();
+        let state = serde_json::to_value(m.state).ok();
+        let when = m.delivered.clone().or(m.due.clone()).unwrap_or_default();
+        println!(
+            "{:<26}  {:<3}  {:<4}  {:<24}  {:<16}  {:<9}  {:<20}  {:<20}",
+            m.id.to_string(),
+            dir.as_ref().and_then(|v| v.as_str()).unwrap_or("?"),
+            m.peer.as_str(),
+            m.kind.as_str(),
+            m.case,
+            state.as_ref().and_then(|v| v.as_str()).unwrap_or("?"),
+            m.created,
+            when
+        );
+        if let Some(e) = &m.last_error {
+            println!("{:<26}  last error: {e}", "");
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn show(home: PathBuf, id: &str, json: bool) -> Result<(), Failure> {
+    let id =
+        crate::protocol::id::MessageId::parse(id).map_err(|e| Failure::invalid(e.to_string()))?;
+    let client = Client::for_home(&Home::new(home))?;
+    let v = client.get(&format!("/v1/messages/{id}")).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    let s: Shown = decode(v)?;
+    let m = &s.message;
+    println!("message   {}", m.id);
+    println!(
+        "direction {}",
+        serde_json::to_value(m.direction)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    );
+    println!("peer      {}", m.peer);
+    println!("kind      {}", m.kind);
+    println!("case      {}", m.case);
+    println!("language  {}", m.lang);
+    println!(
+        "state     {}",
+        serde_json::to_value(m.state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    );
+    println!("created   {}", m.created);
+    if let Some(d) = &m.delivered {
+        println!("delivered {d}");
+    }
+    if let Some(d) = &m.received {
+        println!("received  {d}");
+    }
+    if let Some(d) = &m.due {
+        println!("due       {d}");
+    }
+    println!("form:");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&s.form).unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

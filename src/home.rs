@@ -1,0 +1,741 @@
+//! The node's home directory: creating it (`init`), reading and checking
+//! every file in it, and registering peers. Private keys are written with
+//! mode 0600 and held in zeroizing buffers.
+//!
+//! ```text
+//! HOME/node.toml                 this node's configuration
+//! HOME/keys/signing.key          Ed25519 seed (0600)
+//! HOME/keys/encryption.key       X25519 private key (0600)
+//! HOME/keys/tls.key, tls.crt     TLS key (0600) and self-signed certificate (PEM)
+//! HOME/keys/storage.key          key that encrypts forms at rest (0600)
+//! HOME/keys/api.token            bearer token of the local API (0600)
+//! HOME/peers/CC.toml             registered peer cards
+//! HOME/agreements/ID.toml        agreements, as both parties signed them
+//! HOME/store/                    the sled store (owned by the serving process)
+//! ```
+
+use crate::config::NodeConfig;
+use crate::protocol::FieldError;
+use crate::protocol::agreement::Agreement;
+use crate::protocol::card::PeerCard;
+use crate::protocol::country::Country;
+use crate::protocol::keys::{DecryptionKey, SigningKey, SpkiPin};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// A problem with the home, named by file and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub file: PathBuf,
+    /// The field in it (or `(file)`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}: {}",
+            self.file.display(),
+            self.field,
+            self.message
+        )
+    }
+}
+
+/// Errors of the home layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HomeError {
+    /// `init` found something already there.
+    #[error("{0} already exists; init never overwrites a node home")]
+    Exists(PathBuf),
+    /// Input the operator gave is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// One or more files are wrong.
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Problems(Vec<Problem>),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Key or certificate generation failed.
+    #[error("cannot create keys: {0}")]
+    Keygen(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HomeError + '_ {
+    move |source| HomeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `init` needs.
+#[derive(Debug, Clone)]
+pub struct InitParams {
+    /// Country code (validated).
+    pub country: Country,
+    /// NFP name.
+    pub name: String,
+    /// QUIC endpoint `HOST:PORT`.
+    pub endpoint: String,
+    /// API address (loopback).
+    pub api: std::net::SocketAddr,
+}
+
+/// The TLS identity: certificate and private key, DER.
+pub struct TlsIdentity {
+    /// Certificate DER.
+    pub cert_der: Vec<u8>,
+    /// PKCS#8 private key DER.
+    pub key_der: Zeroizing<Vec<u8>>,
+    /// SHA-256 of the certificate's SPKI.
+    pub pin: SpkiPin,
+}
+
+/// A registered peer and the agreement it is bound by.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Its card.
+    pub card: PeerCard,
+    /// The agreement.
+    pub agreement: Agreement,
+}
+
+/// Everything a serving node loads from its home.
+pub struct Setup {
+    /// `node.toml`.
+    pub config: NodeConfig,
+    /// Envelope and receipt signing key.
+    pub signing: SigningKey,
+    /// Envelope decryption key.
+    pub decryption: DecryptionKey,
+    /// TLS identity.
+    pub tls: TlsIdentity,
+    /// Key for forms at rest.
+    pub storage_key: Zeroizing<[u8; 32]>,
+    /// API bearer token.
+    pub api_token: Zeroizing<String>,
+    /// Peers by country.
+    pub peers: BTreeMap<Country, Peer>,
+}
+
+impl Setup {
+    /// This node's card.
+    pub fn card(&self) -> PeerCard {
+        PeerCard {
+            country: self.config.country,
+            name: self.config.name.clone(),
+            endpoint: self.config.endpoint.clone(),
+            signing_key: self.signing.verifying_key(),
+            encryption_key: self.decryption.public(),
+            tls_spki_sha256: self.tls.pin,
+        }
+    }
+}
+
+/// A node home directory.
+#[derive(Debug, Clone)]
+pub struct Home {
+    /// The directory.
+    pub dir: PathBuf,
+}
+
+/// Fresh random bytes from the operating system.
+pub fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, HomeError> {
+    let mut b = Zeroizing::new([0u8; N]);
+    getrandom::fill(b.as_mut_slice())
+        .map_err(|e| HomeError::Keygen(format!("no randomness from the OS: {e}")))?;
+    Ok(b)
+}
+
+impl Home {
+    /// The home at `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Home {
+        Home { dir: dir.into() }
+    }
+    /// `node.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("node.toml")
+    }
+    fn keys(&self) -> PathBuf {
+        self.dir.join("keys")
+    }
+    /// The peers directory.
+    pub fn peers_dir(&self) -> PathBuf {
+        self.dir.join("peers")
+    }
+    /// The agreements directory.
+    pub fn agreements_dir(&self) -> PathBuf {
+        self.dir.join("agreements")
+    }
+    /// The sled store directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.join("store")
+    }
+    /// The API token file.
+    pub fn token_path(&self) -> PathBuf {
+        self.keys().join("api.token")
+    }
+
+    /// Creates a new home: configuration, keys, certificate and token.
+    /// Refuses if the directory exists and is not empty.
+    pub fn init(&self, p: &InitParams) -> Result<PeerCard, HomeError> {
+        if self.dir.exists() {
+            let mut entries = fs::read_dir(&self.dir).map_err(io(&self.dir))?;
+            if entries.next().is_some() {
+                return Err(HomeError::Exists(self.dir.clone()));
+            }
+        }
+        let config = NodeConfig {
+            country: p.country,
+            name: p.name.clone(),
+            endpoint: p.endpoint.clone(),
+            listen: None,
+            api: p.api,
+            delivery: Default::default(),
+        };
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(HomeError::Invalid(
+                problems
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
+        }
+        for d in [
+            &self.dir,
+            &self.keys(),
+            &self.peers_dir(),
+            &self.agreements_dir(),
+        ] {
+            fs::create_dir_all(d).map_err(io(d))?;
+        }
+        for d in [&self.dir, &self.keys()] {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o700)).map_err(io(d))?;
+        }
+        let signing = SigningKey::from_seed(&*random::<32>()?);
+        let decryption = DecryptionKey::from_bytes(&*random::<32>()?)
+            .map_err(|e| HomeError::Keygen(e.to_string()))?;
+        write_secret(&self.keys().join("signing.key"), signing.seed().as_slice())?;
+        write_secret(
+            &self.keys().join("encryption.key"),
+            decryption.to_bytes().as_slice(),
+        )?;
+        write_secret(&self.keys().join("storage.key"), random::<32>()?.as_slice())?;
+        let token = hex::encode(random::<32>()?.as_slice());
+        write_secret(&self.token_path(), format!("{token}\n").as_bytes())?;
+        let (cert_pem, key_pem) = make_certificate(p.country)?;
+        write_secret(&self.keys().join("tls.key"), key_pem.as_bytes())?;
+        write_public(&self.keys().join("tls.crt"), cert_pem.as_bytes())?;
+        write_public(&self.config_path(), config.to_toml().as_bytes())?;
+        let setup = self.load()?;
+        Ok(setup.card())
+    }
+
+    /// Reads the configuration only.
+    pub fn config(&self) -> Result<NodeConfig, HomeError> {
+        let path = self.config_path();
+        let text = read_text(&path)?;
+        NodeConfig::from_toml(&text).map_err(|errs| problems(&path, errs))
+    }
+
+    /// Reads and checks everything; fails with every problem found.
+    pub fn load(&self) -> Result<Setup, HomeError> {
+        let config = self.config()?;
+        let seed = read_secret::<32>(&self.keys().join("signing.key"))?;
+        let signing = SigningKey::from_seed(&seed);
+        let dk_path = self.keys().join("encryption.key");
+        let decryption = DecryptionKey::from_bytes(&*read_secret::<32>(&dk_path)?)
+            .map_err(|e| HomeError::Invalid(format!("{}: {e}", dk_path.display())))?;
+        let storage_key = read_secret::<32>(&self.keys().join("storage.key"))?;
+        let api_token = Zeroizing::new(read_text(&self.token_path())?.trim().to_string());
+        let tls = self.tls_identity()?;
+        let (peers, errs) = self.peers(config.country);
+        if !errs.is_empty() {
+            return Err(HomeError::Problems(errs));
+        }
+        Ok(Setup {
+            config,
+            signing,
+            decryption,
+            tls,
+            storage_key,
+            api_token,
+            peers,
+        })
+    }
+
+    fn tls_identity(&self) -> Result<TlsIdentity, HomeError> {
+        let cert_path = self.keys().join("tls.crt");
+        let key_path = self.keys().join("tls.key");
+        let cert_pem = read_text(&cert_path)?;
+        let key_pem = Zeroizing::new(read_text(&key_path)?);
+        check_mode(&key_path)?;
+        let cert_der = pem_body(&cert_pem, "CERTIFICATE").ok_or_else(|| {
+            HomeError::Invalid(format!("{}: not a PEM certificate", cert_path.display()))
+        })?;
+        let key_der = Zeroizing::new(pem_body(&key_pem, "PRIVATE KEY").ok_or_else(|| {
+            HomeError::Invalid(format!(
+                "{}: not a PEM PKCS#8 private key",
+                key_path.display()
+            ))
+        })?);
+        let pin = crate::transport::spki_pin(&cert_der)
+            .map_err(|e| HomeError::Invalid(format!("{}: {e}", cert_path.display())))?;
+        Ok(TlsIdentity {
+            cert_der,
+            key_der,
+            pin,
+        })
+    }
+
+    /// Reads every peer card and agreement, pairing each peer with the one
+    /// agreement that names both it and `me`.
+    pub fn peers(&self, me: Country) -> (BTreeMap<Country, Peer>, Vec<Problem>) {
+        let mut problems_found = Vec::new();
+        let mut agreements = Vec::new();
+        for path in toml_files(&self.agreements_dir(), &mut problems_found) {
+            match read_text(&path) {
+                Ok(t) => match Agreement::from_toml(&t) {
+                    Ok(a) => {
+                        if !a.parties.contains(&me) {
+                            problems_found.push(Problem {
+                                file: path.clone(),
+                                field: "parties".into(),
+                                message: format!("does not name this node's country {me}"),
+                            });
+                        } else if path.file_stem().and_then(|s| s.to_str()) != Some(a.id.as_str()) {
+                            problems_found.push(Problem {
+                                file: path.clone(),
+                                field: "id".into(),
+                                message: format!("file name must be {}.toml", a.id),
+                            });
+                        } else {
+                            agreements.push(a);
+                        }
+                    }
+                    Err(errs) => problems_found.extend(errs.into_iter().map(|e| at(&path, e))),
+                },
+                Err(e) => problems_found.push(file_problem(&path, e)),
+            }
+        }
+        let mut peers = BTreeMap::new();
+        for path in toml_files(&self.peers_dir(), &mut problems_found) {
+            let card = match read_text(&path).map(|t| PeerCard::from_toml(&t)) {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    problems_found.push(at(&path, e));
+                    continue;
+                }
+                Err(e) => {
+                    problems_found.push(file_problem(&path, e));
+                    continue;
+                }
+            };
+            if path.file_stem().and_then(|s| s.to_str()) != Some(card.country.as_str()) {
+                problems_found.push(Problem {
+                    file: path.clone(),
+                    field: "country".into(),
+                    message: format!("file name must be {}.toml", card.country),
+                });
+                continue;
+            }
+            let matching: Vec<&Agreement> = agreements
+                .iter()
+                .filter(|a| a.parties.contains(&card.country))
+                .collect();
+            match matching.as_slice() {
+                [a] => {
+                    peers.insert(
+                        card.country,
+                        Peer {
+                            card,
+                            agreement: (*a).clone(),
+                        },
+                    );
+                }
+                [] => problems_found.push(Problem {
+                    file: path.clone(),
+                    field: "country".into(),
+                    message: format!("no agreement names {} and {me}", card.country),
+                }),
+                many => problems_found.push(Problem {
+                    file: path.clone(),
+                    field: "country".into(),
+                    message: format!(
+                        "more than one agreement names {}: {}",
+                        card.country,
+                        many.iter()
+                            .map(|a| a.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+            }
+        }
+        (peers, problems_found)
+    }
+
+    /// Every problem in the home, each with file and field.
+    pub fn check(&self) -> Vec<Problem> {
+        let config = match self.config() {
+            Ok(c) => c,
+            Err(HomeError::Problems(p)) => return p,
+            Err(e) => {
+                return vec![Problem {
+                    file: self.config_path(),
+                    field: "(file)".into(),
+                    message: e.to_string(),
+                }];
+            }
+        };
+        let mut out = Vec::new();
+        for name in [
+            "signing.key",
+            "encryption.key",
+            "storage.key",
+            "api.token",
+            "tls.key",
+        ] {
+            let path = self.keys().join(name);
+            if let Err(e) = check_mode(&path) {
+                out.push(Problem {
+                    file: path,
+                    field: "(file)".into(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        if let Err(e) = self.tls_identity() {
+            out.push(Problem {
+                file: self.keys().join("tls.crt"),
+                field: "(file)".into(),
+                message: e.to_string(),
+            });
+        }
+        out.extend(self.peers(config.country).1);
+        out
+    }
+
+    /// Validates a card and an agreement and registers the peer under it.
+    /// Returns the card and the agreement as stored.
+    pub fn add_peer(
+        &self,
+        card_text: &str,
+        agreement_text: &str,
+    ) -> Result<(PeerCard, Agreement), HomeError> {
+        let config = self.config()?;
+        let me = config.country;
+        let card = PeerCard::from_toml(card_text)
+            .map_err(|e| HomeError::Invalid(format!("peer card: {e}")))?;
+        let agreement = Agreement::from_toml(agreement_text).map_err(|errs| {
+            HomeError::Invalid(format!(
+                "agreement: {}",
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
+        if card.country == me {
+            return Err(HomeError::Invalid(format!(
+                "peer card: country is {me}, this node's own country"
+            )));
+        }
+        if !agreement.parties.contains(&me) || !agreement.parties.contains(&card.country) {
+            return Err(HomeError::Invalid(format!(
+                "agreement {}: parties must be {me} and {}",
+                agreement.id, card.country
+            )));
+        }
+        let apath = self.agreements_dir().join(format!("{}.toml", agreement.id));
+        if apath.exists() {
+            let old_text = read_text(&apath)?;
+            if let Ok(old) = Agreement::from_toml(&old_text) {
+                if old.hash() != agreement.hash() && agreement.version <= old.version {
+                    return Err(HomeError::Invalid(format!(
+                        "agreement {} v{} (hash {}) is already registered; a different text needs a higher version (an amendment)",
+                        old.id,
+                        old.version,
+                        hex::encode(old.hash())
+                    )));
+                }
+            }
+        }
+        // Another agreement file naming the same peer would be ambiguous.
+        let (existing, _) = self.peers(me);
+        if let Some(p) = existing.get(&card.country) {
+            if p.agreement.id != agreement.id {
+                return Err(HomeError::Invalid(format!(
+                    "{} is already registered under agreement {}",
+                    card.country, p.agreement.id
+                )));
+            }
+        }
+        write_atomic(&apath, agreement.to_toml().as_bytes())?;
+        let cpath = self.peers_dir().join(format!("{}.toml", card.country));
+        write_atomic(&cpath, card.to_toml().as_bytes())?;
+        Ok((card, agreement))
+    }
+
+    /// The API token, for local clients.
+    pub fn api_token(&self) -> Result<Zeroizing<String>, HomeError> {
+        Ok(Zeroizing::new(
+            read_text(&self.token_path())?.trim().to_string(),
+        ))
+    }
+}
+
+fn at(path: &Path, e: FieldError) -> Problem {
+    Problem {
+        file: path.to_path_buf(),
+        field: e.field,
+        message: e.message,
+    }
+}
+
+fn file_problem(path: &Path, e: HomeError) -> Problem {
+    Problem {
+        file: path.to_path_buf(),
+        field: "(file)".into(),
+        message: e.to_string(),
+    }
+}
+
+fn problems(path: &Path, errs: Vec<FieldError>) -> HomeError {
+    HomeError::Problems(errs.into_iter().map(|e| at(path, e)).collect())
+}
+
+fn toml_files(dir: &Path, problems_found: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    match fs::read_dir(dir) {
+        Ok(rd) => {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().and_then(|x| x.to_str()) == Some("toml") {
+                    out.push(p);
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => problems_found.push(Problem {
+            file: dir.to_path_buf(),
+            field: "(directory)".into(),
+            message: e.to_string(),
+        }),
+    }
+    out.sort();
+    out
+}
+
+fn read_text(path: &Path) -> Result<String, HomeError> {
+    let meta = fs::metadata(path).map_err(io(path))?;
+    if meta.len() > 1 << 20 {
+        return Err(HomeError::Invalid(format!(
+            "{}: larger than 1 MiB",
+            path.display()
+        )));
+    }
+    fs::read_to_string(path).map_err(io(path))
+}
+
+fn read_secret<const N: usize>(path: &Path) -> Result<Zeroizing<[u8; N]>, HomeError> {
+    check_mode(path)?;
+    let bytes = Zeroizing::new(fs::read(path).map_err(io(path))?);
+    if bytes.len() != N {
+        return Err(HomeError::Invalid(format!(
+            "{}: expected {N} bytes, found {}",
+            path.display(),
+            bytes.len()
+        )));
+    }
+    let mut out = Zeroizing::new([0u8; N]);
+    out.copy_from_slice(&bytes);
+    Ok(out)
+}
+
+/// Refuses a secret file that others can read or write.
+fn check_mode(path: &Path) -> Result<(), HomeError> {
+    let mode = fs::metadata(path).map_err(io(path))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(HomeError::Invalid(format!(
+            "{}: mode is {:o}; a private key must be 0600 (run: chmod 600 {})",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+fn write_public(path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+/// Writes `path` through a temporary file and a rename, then syncs the
+/// directory, so a crash leaves either the old file or the new one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HomeError> {
+    let tmp = path.with_extension("toml.tmp");
+    let _ = fs::remove_file(&tmp);
+    write_public(&tmp, bytes)?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let stop = pem[start..].find(&end)? + start;
+    let b64: String = pem[start..stop].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+/// A self-signed Ed25519 certificate for `country`'s node, valid for about
+/// ten years (peers pin its key, not its dates).
+fn make_certificate(country: Country) -> Result<(String, Zeroizing<String>), HomeError> {
+    let err = |e: rcgen::Error| HomeError::Keygen(e.to_string());
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(err)?;
+    let host = format!("{}.nfp-node.invalid", country.as_str().to_ascii_lowercase());
+    let mut params = rcgen::CertificateParams::new(vec![host]).map_err(err)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("nfp-node {}", country.as_str()),
+    );
+    let year = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .year();
+    params.not_before = rcgen::date_time_ymd(i32::from(year) - 1, 1, 1);
+    params.not_after = rcgen::date_time_ymd(i32::from(year) + 10, 1, 1);
+    let cert = params.self_signed(&key).map_err(err)?;
+    Ok((cert.pem(), Zeroizing::new(key.serialize_pem())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(cc: &str, port: u16) -> InitParams {
+        InitParams {
+            country: cc.parse().unwrap(),
+            name: format!("NFP {cc}"),
+            endpoint: format!("127.0.0.1:{port}"),
+            api: format!("127.0.0.1:{}", port + 1).parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn init_creates_a_complete_private_home_and_refuses_to_rerun() {
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::new(t.path().join("gr"));
+        let card = home.init(&params("GR", 7401)).unwrap();
+        assert_eq!(card.country.as_str(), "GR");
+        for k in [
+            "signing.key",
+            "encryption.key",
+            "storage.key",
+            "api.token",
+            "tls.key",
+        ] {
+            let mode = fs::metadata(home.keys().join(k))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{k}");
+        }
+        assert!(home.check().is_empty(), "{:?}", home.check());
+        assert!(matches!(
+            home.init(&params("GR", 7401)),
+            Err(HomeError::Exists(_))
+        ));
+        let setup = home.load().unwrap();
+        assert_eq!(setup.card(), card);
+    }
+
+    #[test]
+    fn loose_key_permissions_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::new(t.path().join("al"));
+        home.init(&params("AL", 7501)).unwrap();
+        let k = home.keys().join("signing.key");
+        fs::set_permissions(&k, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(home.load().is_err());
+        let problems = home.check();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("0600"));
+    }
+
+    #[test]
+    fn peers_register_under_their_agreement() {
+        let t = tempfile::tempdir().unwrap();
+        let al = Home::new(t.path().join("al"));
+        let gr = Home::new(t.path().join("gr"));
+        let al_card = al.init(&params("AL", 7501)).unwrap();
+        let gr_card = gr.init(&params("GR", 7401)).unwrap();
+        let agreement =
+            "id = \"AL-GR\"\nversion = 1\nparties = [\"AL\", \"GR\"]\nlanguages = [\"en\"]\n";
+        al.add_peer(&gr_card.to_toml(), agreement).unwrap();
+        gr.add_peer(&al_card.to_toml(), agreement).unwrap();
+        let setup = al.load().unwrap();
+        assert_eq!(setup.peers.len(), 1);
+        // Own card, wrong parties and silent rewrites are refused.
+        assert!(al.add_peer(&al_card.to_toml(), agreement).is_err());
+        let other = agreement.replace("\"GR\"]", "\"FR\"]");
+        assert!(al.add_peer(&gr_card.to_toml(), &other).is_err());
+        let changed = agreement.replace("[\"en\"]", "[\"en\", \"el\"]");
+        assert!(al.add_peer(&gr_card.to_toml(), &changed).is_err());
+        let amended = changed.replace("version = 1", "version = 2");
+        al.add_peer(&gr_card.to_toml(), &amended).unwrap();
+        assert_eq!(
+            al.load().unwrap().peers[&gr_card.country].agreement.version,
+            2
+        );
+        // A broken file is reported with its field.
+        fs::write(al.peers_dir().join("GR.toml"), "country = \"GR\"\n").unwrap();
+        let problems = al.check();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].file.ends_with("peers/GR.toml"));
+        assert_eq!(problems[0].field, "name");
+    }
+}

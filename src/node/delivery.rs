@@ -1,0 +1,167 @@
+//! Delivery workers: one per peer. Each takes what the outbox says is due,
+//! sends it on the peer's pinned connection, and records the verified
+//! receipt, a retry, or a final refusal.
+
+use super::{Node, lock};
+use crate::protocol::audit::{Event, Record};
+use crate::protocol::country::Country;
+use crate::protocol::envelope::{self, sha256};
+use crate::protocol::id::MessageId;
+use crate::protocol::wire::{Request, Response};
+use crate::transport;
+use std::sync::Arc;
+use std::time::Duration;
+
+enum Outcome {
+    Delivered,
+    /// Try again later.
+    Retry(String),
+    /// The peer refused for good.
+    Refused(String),
+}
+
+pub(super) async fn peer_worker(node: Arc<Node>, peer: Country) {
+    let notify = node.notify_for(peer);
+    let mut stop = node.stopping();
+    let mut inflight = tokio::task::JoinSet::new();
+    loop {
+        let now = node.now_ms();
+        let due = lock(&node.queue).take_due(peer, now, node.in_flight);
+        for id in due {
+            inflight.spawn(deliver(node.clone(), peer, id));
+        }
+        let full = inflight.len() >= node.in_flight;
+        let wait_ms = match lock(&node.queue).next_due(peer) {
+            Some(t) if !full => t.saturating_sub(now).clamp(1, 60_000),
+            _ => 60_000,
+        };
+        tokio::select! {
+            _ = notify.notified() => {},
+            _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => {},
+            Some(_) = inflight.join_next(), if !inflight.is_empty() => {},
+            _ = stop.changed() => break,
+        }
+    }
+    inflight.abort_all();
+}
+
+async fn deliver(node: Arc<Node>, peer: Country, id: MessageId) {
+    let outcome = attempt(&node, peer, id).await;
+    match outcome {
+        Outcome::Delivered => lock(&node.queue).remove(id),
+        Outcome::Refused(reason) => {
+            tracing::warn!(%peer, message = %id, %reason, "peer refused the message for good");
+            if let Err(e) = node.store.mark_failed(id, &reason) {
+                tracing::error!(error = %e, "cannot record failure");
+            }
+            node.audit(
+                Event::DeliveryFailed,
+                Record {
+                    peer: Some(peer),
+                    message: Some(id),
+                    envelope: None,
+                    detail: Some(reason.split(':').next().unwrap_or("").to_string()),
+                },
+            );
+            let _ = node.sync.wait().await;
+            lock(&node.queue).remove(id);
+        }
+        Outcome::Retry(reason) => {
+            tracing::info!(%peer, message = %id, %reason, "delivery will be retried");
+            if let Err(e) = node.store.note_attempt(id, &reason) {
+                tracing::error!(error = %e, "cannot record attempt");
+            }
+            let jitter = crate::home::random::<2>()
+                .map(|b| u32::from(u16::from_le_bytes(*b)) % 1001)
+                .unwrap_or(500);
+            let now = node.now_ms();
+            lock(&node.queue).failed(id, now, node.backoff, jitter);
+        }
+    }
+}
+
+async fn connection(node: &Node, peer: Country) -> Result<quinn::Connection, String> {
+    let mut conns = node.connections.lock().await;
+    if let Some(c) = conns.get(&peer) {
+        if c.close_reason().is_none() {
+            return Ok(c.clone());
+        }
+    }
+    let p = node
+        .peer(peer)
+        .ok_or_else(|| format!("{peer} is no longer a registered peer"))?;
+    let conn = node
+        .transport
+        .connect(&p.card.endpoint, p.card.tls_spki_sha256)
+        .await
+        .map_err(|e| e.to_string())?;
+    conns.insert(peer, conn.clone());
+    Ok(conn)
+}
+
+async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
+    let env = match node.store.envelope(id) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Outcome::Refused("envelope missing from the store".into()),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let Some(p) = node.peer(peer) else {
+        return Outcome::Retry(format!("{peer} is not a registered peer"));
+    };
+    let frame = match Request::Deliver(env.clone()).encode() {
+        Ok(f) => f,
+        Err(e) => return Outcome::Refused(e.to_string()),
+    };
+    let conn = match connection(node, peer).await {
+        Ok(c) => c,
+        Err(e) => return Outcome::Retry(e),
+    };
+    let answer = match transport::exchange(&conn, &frame).await {
+        Ok(a) => a,
+        Err(e) => {
+            node.connections.lock().await.remove(&peer);
+            return Outcome::Retry(e.to_string());
+        }
+    };
+    match Response::decode(&answer) {
+        Ok(Response::Receipt(receipt)) => {
+            match envelope::verify_receipt(&receipt, peer, &p.card.signing_key, node.me, id, &env) {
+                Ok(r) => {
+                    let at = node.now().as_second();
+                    if let Err(e) = node.store.mark_delivered(id, &receipt, at) {
+                        return Outcome::Retry(e.to_string());
+                    }
+                    node.audit(
+                        Event::MessageDelivered,
+                        Record {
+                            peer: Some(peer),
+                            message: Some(id),
+                            envelope: Some(sha256(&receipt)),
+                            detail: Some(format!("received {}", r.received)),
+                        },
+                    );
+                    let _ = node.sync.wait().await;
+                    tracing::info!(%peer, message = %id, "delivered; receipt verified");
+                    Outcome::Delivered
+                }
+                Err(e) => {
+                    node.audit(
+                        Event::ReceiptRejected,
+                        Record {
+                            peer: Some(peer),
+                            message: Some(id),
+                            envelope: Some(sha256(&receipt)),
+                            detail: Some(e.rejection().code.as_str().to_string()),
+                        },
+                    );
+                    Outcome::Retry(format!("receipt refused: {e}"))
+                }
+            }
+        }
+        Ok(Response::Reject(r)) if r.code.retryable() => {
+            Outcome::Retry(format!("{}: {}", r.code.as_str(), r.message))
+        }
+        Ok(Response::Reject(r)) => Outcome::Refused(format!("{}: {}", r.code.as_str(), r.message)),
+        Err(e) => Outcome::Retry(format!("unreadable response: {e}")),
+    }
+}

@@ -1,0 +1,294 @@
+//! Incoming connections and envelopes: the handshake already refused any
+//! unpinned peer; here each stream's envelope is opened, checked against
+//! the agreement, validated, stored durably and receipted.
+
+use super::Node;
+use crate::protocol::audit::{Event, Record};
+use crate::protocol::country::Country;
+use crate::protocol::deadline::{self, Calendar};
+use crate::protocol::envelope::{self, Receipt, sha256};
+use crate::protocol::forms::Form;
+use crate::protocol::wire::{RejectCode, Rejection, Request, Response};
+use crate::store::{Direction, MessageRecord, State};
+use crate::transport::{self, TransportError};
+use std::sync::Arc;
+
+pub(super) async fn accept_loop(node: Arc<Node>) {
+    let mut stop = node.stopping();
+    loop {
+        let incoming = tokio::select! {
+            i = node.transport.accept() => i,
+            _ = stop.changed() => None,
+        };
+        let Some(incoming) = incoming else { break };
+        tokio::spawn(handle_connection(node.clone(), incoming));
+    }
+}
+
+async fn handle_connection(node: Arc<Node>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let conn = match incoming.await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(%remote, error = %e, "TLS handshake refused");
+            node.audit(
+                Event::HandshakeRefused,
+                Record {
+                    detail: Some(format!("from {remote}: {e}").chars().take(300).collect()),
+                    ..Record::default()
+                },
+            );
+            return;
+        }
+    };
+    let Some(peer) = node.transport.peer_of(&conn) else {
+        // The pin was removed between the handshake and now.
+        conn.close(1u32.into(), b"not pinned");
+        node.audit(
+            Event::HandshakeRefused,
+            Record {
+                detail: Some(format!("from {remote}: pin no longer registered")),
+                ..Record::default()
+            },
+        );
+        return;
+    };
+    tracing::debug!(%peer, %remote, "peer connected");
+    node.peer_seen(peer);
+    loop {
+        match conn.accept_bi().await {
+            Ok((mut send, mut recv)) => {
+                let node = node.clone();
+                tokio::spawn(async move {
+                    let response = match transport::read_frame(&mut recv).await {
+                        Ok(bytes) => node.receive(peer, &bytes).await,
+                        Err(TransportError::TooLarge) => node.reject(
+                            peer,
+                            None,
+                            None,
+                            Rejection {
+                                code: RejectCode::Malformed,
+                                message: "frame too large".into(),
+                            },
+                        ),
+                        Err(e) => {
+                            tracing::debug!(%peer, error = %e, "stream failed");
+                            return;
+                        }
+                    };
+                    match response.encode() {
+                        Ok(frame) => {
+                            if let Err(e) = transport::write_frame(&mut send, &frame).await {
+                                tracing::debug!(%peer, error = %e, "cannot answer");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot encode response"),
+                    }
+                });
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+impl Node {
+    fn reject(
+        &self,
+        peer: Country,
+        id: Option<crate::protocol::id::MessageId>,
+        envelope: Option<[u8; 32]>,
+        r: Rejection,
+    ) -> Response {
+        tracing::warn!(%peer, code = r.code.as_str(), message = ?id, "envelope refused");
+        self.audit(
+            Event::InboundRejected,
+            Record {
+                peer: Some(peer),
+                message: id,
+                envelope,
+                detail: Some(r.code.as_str().to_string()),
+            },
+        );
+        Response::Reject(r)
+    }
+
+    /// Handles one request frame from the authenticated `peer`.
+    pub(crate) async fn receive(&self, peer: Country, frame: &[u8]) -> Response {
+        let env = match Request::decode(frame) {
+            Ok(Request::Deliver(env)) => env,
+            Err(e) => {
+                return self.reject(
+                    peer,
+                    None,
+                    None,
+                    Rejection {
+                        code: RejectCode::Malformed,
+                        message: e.to_string(),
+                    },
+                );
+            }
+        };
+        let hash = sha256(&env);
+        let Some(p) = self.peer(peer) else {
+            return self.reject(
+                peer,
+                None,
+                Some(hash),
+                Rejection {
+                    code: RejectCode::SenderMismatch,
+                    message: format!("{peer} is not a registered peer"),
+                },
+            );
+        };
+        let outer = match envelope::read_outer(&env) {
+            Ok(o) => o,
+            Err(e) => return self.reject(peer, None, Some(hash), e.rejection()),
+        };
+        let id = outer.meta.id;
+        if let Err(e) = outer.meta.check_agreement(&p.agreement) {
+            return self.reject(peer, Some(id), Some(hash), e.rejection());
+        }
+        let opened = match outer.open(self.me, &self.decryption, peer, &p.card.signing_key) {
+            Ok(o) => o,
+            Err(e) => return self.reject(peer, Some(id), Some(hash), e.rejection()),
+        };
+        let now = self.now();
+        let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        let form = match Form::from_cbor(opened.meta.kind, &opened.form_cbor, today) {
+            Ok(f) => f,
+            Err(errors) => {
+                let fields: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+                tracing::warn!(%peer, message = %id, fields = ?fields, "invalid form refused");
+                return self.reject(
+                    peer,
+                    Some(id),
+                    Some(hash),
+                    Rejection {
+                        code: RejectCode::InvalidForm,
+                        message: errors
+                            .iter()
+                            .map(|e| e.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    },
+                );
+            }
+        };
+        let unavailable = |e: String| Rejection {
+            code: RejectCode::Unavailable,
+            message: format!("receiver could not store the message: {e}"),
+        };
+        let guard = self.inbound_lock.lock().await;
+        let existing = match self.store.message(id) {
+            Ok(r) => r,
+            Err(e) => return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string())),
+        };
+        let receipt = if let Some(rec) = existing {
+            drop(guard);
+            if rec.direction != Direction::In || rec.envelope_sha256.as_slice() != hash {
+                return self.reject(
+                    peer,
+                    Some(id),
+                    Some(hash),
+                    Rejection {
+                        code: RejectCode::Replay,
+                        message: format!("message id {id} was already used for another envelope"),
+                    },
+                );
+            }
+            match self.store.receipt(id) {
+                Ok(Some(r)) => {
+                    self.audit(
+                        Event::DuplicateReceived,
+                        Record {
+                            peer: Some(peer),
+                            message: Some(id),
+                            envelope: Some(hash),
+                            detail: None,
+                        },
+                    );
+                    r
+                }
+                Ok(None) => {
+                    return self.reject(
+                        peer,
+                        Some(id),
+                        Some(hash),
+                        unavailable("stored receipt missing".into()),
+                    );
+                }
+                Err(e) => {
+                    return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
+                }
+            }
+        } else {
+            let received = now.as_second();
+            let receipt = Receipt {
+                v: envelope::VERSION,
+                id,
+                to: peer,
+                from: self.me,
+                envelope: serde_bytes::ByteBuf::from(hash.to_vec()),
+                received,
+            };
+            let receipt = match envelope::sign_receipt(&receipt, &self.signing) {
+                Ok(r) => r,
+                Err(e) => {
+                    return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
+                }
+            };
+            let due = p
+                .agreement
+                .respond_within(opened.meta.kind)
+                .and_then(|d| deadline::due(now, d, &Calendar::default()).ok())
+                .map(|t| t.as_second());
+            let rec = MessageRecord {
+                id,
+                direction: Direction::In,
+                peer,
+                kind: opened.meta.kind,
+                case: opened.meta.case.clone(),
+                lang: opened.meta.lang,
+                reply_to: opened.meta.reply_to,
+                state: State::Received,
+                created: opened.meta.created,
+                stored: received,
+                delivered: None,
+                received: Some(received),
+                due,
+                attempts: 0,
+                last_error: None,
+                envelope_sha256: serde_bytes::ByteBuf::from(hash.to_vec()),
+            };
+            let nonce = match crate::home::random::<24>() {
+                Ok(n) => *n,
+                Err(e) => {
+                    return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
+                }
+            };
+            if let Err(e) = self
+                .store
+                .put_incoming(&rec, &env, &form.to_cbor(), &receipt, nonce)
+            {
+                return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
+            }
+            self.audit(
+                Event::MessageReceived,
+                Record {
+                    peer: Some(peer),
+                    message: Some(id),
+                    envelope: Some(hash),
+                    detail: Some(opened.meta.kind.as_str().to_string()),
+                },
+            );
+            drop(guard);
+            tracing::info!(%peer, message = %id, kind = %opened.meta.kind, "envelope received");
+            receipt
+        };
+        // The receipt promises durability: sync first.
+        if let Err(e) = self.sync.wait().await {
+            return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
+        }
+        Response::Receipt(receipt)
+    }
+}

@@ -1,0 +1,287 @@
+//! The serving process: loads the home, opens the store, binds QUIC and the
+//! local API, and runs the inbound handler and one delivery worker per peer
+//! until SIGINT or SIGTERM.
+//!
+//! Every decision is made by the pure core ([`crate::protocol`],
+//! [`crate::outbox`]); this module wires it to the store and the network.
+
+pub mod clock;
+mod delivery;
+mod inbound;
+mod operations;
+
+pub use operations::{MessageView, SendError, SendRequest, Shown};
+
+use crate::home::{Home, HomeError, Peer};
+use crate::outbox::{Backoff, Queue};
+use crate::protocol::audit::{Event, Record};
+use crate::protocol::country::Country;
+use crate::protocol::keys::{DecryptionKey, SigningKey};
+use crate::store::{GroupSync, Store, StoreError};
+use crate::transport::{Pins, Transport, TransportError};
+use clock::Clock;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{Notify, watch};
+use zeroize::Zeroizing;
+
+/// Errors of the serving process.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The home is incomplete or wrong.
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// QUIC could not start.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The API could not start.
+    #[error("cannot serve the API on {addr}: {reason}")]
+    Api {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        reason: String,
+    },
+    /// No address to bind.
+    #[error("node.toml: endpoint is not an address and `listen` is not set")]
+    NoListen,
+}
+
+/// A running node's shared state.
+pub struct Node {
+    pub(crate) home: Home,
+    pub(crate) me: Country,
+    pub(crate) signing: SigningKey,
+    pub(crate) decryption: DecryptionKey,
+    pub(crate) peers: RwLock<BTreeMap<Country, Peer>>,
+    pub(crate) store: Arc<Store>,
+    pub(crate) sync: GroupSync,
+    pub(crate) transport: Transport,
+    pub(crate) queue: Mutex<Queue>,
+    pub(crate) wake: Mutex<HashMap<Country, Arc<Notify>>>,
+    pub(crate) backoff: Backoff,
+    pub(crate) in_flight: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) inbound_lock: tokio::sync::Mutex<()>,
+    pub(crate) connections: tokio::sync::Mutex<HashMap<Country, quinn::Connection>>,
+    pub(crate) api_token: Zeroizing<String>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A started node: its addresses and the handle that stops it.
+pub struct Running {
+    /// The node.
+    pub node: Arc<Node>,
+    /// Where QUIC listens.
+    pub quic_addr: Option<SocketAddr>,
+    /// Where the API listens.
+    pub api_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    match m.read() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Node {
+    /// Now, from the node's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.now().as_millisecond()).unwrap_or(0)
+    }
+
+    /// Appends an audit entry; a failure is logged, never hidden.
+    pub(crate) fn audit(&self, event: Event, rec: Record) {
+        if let Err(e) = self.store.append_audit(event, rec, self.now().as_second()) {
+            tracing::error!(event = event.as_str(), error = %e, "cannot append audit entry");
+        }
+    }
+
+    pub(crate) fn peer(&self, c: Country) -> Option<Peer> {
+        read(&self.peers).get(&c).cloned()
+    }
+
+    pub(crate) fn notify_for(&self, peer: Country) -> Arc<Notify> {
+        lock(&self.wake).entry(peer).or_default().clone()
+    }
+
+    /// The peer was seen (it connected to us): retry its queue now.
+    pub(crate) fn peer_seen(&self, peer: Country) {
+        let now = self.now_ms();
+        lock(&self.queue).wake(peer, now);
+        self.notify_for(peer).notify_one();
+    }
+
+    /// Messages waiting for `peer`.
+    pub fn queue_len(&self, peer: Country) -> usize {
+        lock(&self.queue).len_for(peer)
+    }
+
+    pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Starts the node in `home` with `clock`: QUIC, the API and the workers.
+pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeError> {
+    let setup = home.load()?;
+    let listen = setup.config.listen_addr().ok_or(NodeError::NoListen)?;
+    let store = Arc::new(Store::open(&home.store_dir(), &setup.storage_key)?);
+    let sync = GroupSync::start(store.clone())?;
+    let pins = Arc::new(Pins::new(
+        setup
+            .peers
+            .values()
+            .map(|p| (p.card.tls_spki_sha256, p.card.country)),
+    ));
+    let transport = Transport::bind(listen, &setup.tls, pins)?;
+    let quic_addr = transport.local_addr();
+    let d = &setup.config.delivery;
+    let backoff = Backoff {
+        initial_ms: crate::config::seconds(d.retry_initial) * 1000,
+        max_ms: crate::config::seconds(d.retry_max) * 1000,
+    };
+    let now_ms = u64::try_from(clock.now().as_millisecond()).unwrap_or(0);
+    let mut queue = Queue::new();
+    for (id, peer) in store.outbox()? {
+        queue.push(id, peer, now_ms);
+    }
+    let api_listener = tokio::net::TcpListener::bind(setup.config.api)
+        .await
+        .map_err(|e| NodeError::Api {
+            addr: setup.config.api,
+            reason: e.to_string(),
+        })?;
+    let api_addr = api_listener.local_addr().map_err(|e| NodeError::Api {
+        addr: setup.config.api,
+        reason: e.to_string(),
+    })?;
+    let (stop, shutdown) = watch::channel(false);
+    let peer_list: Vec<Country> = setup.peers.keys().copied().collect();
+    let node = Arc::new(Node {
+        home: home.clone(),
+        me: setup.config.country,
+        signing: setup.signing,
+        decryption: setup.decryption,
+        peers: RwLock::new(setup.peers),
+        store,
+        sync,
+        transport,
+        queue: Mutex::new(queue),
+        wake: Mutex::new(HashMap::new()),
+        backoff,
+        in_flight: usize::try_from(d.in_flight).unwrap_or(32),
+        clock,
+        inbound_lock: tokio::sync::Mutex::new(()),
+        connections: tokio::sync::Mutex::new(HashMap::new()),
+        api_token: setup.api_token,
+        shutdown,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(inbound::accept_loop(node.clone()));
+    for peer in peer_list {
+        tasks.spawn(delivery::peer_worker(node.clone(), peer));
+    }
+    tasks.spawn(crate::api::server::run(node.clone(), api_listener));
+    tracing::info!(country = %node.me, quic = ?quic_addr, api = %api_addr, "node started");
+    Ok(Running {
+        node,
+        quic_addr,
+        api_addr,
+        stop,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Stops every task, closes connections and syncs the store.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        self.node.transport.close().await;
+        let deadline = tokio::time::sleep(std::time::Duration::from_secs(5));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                next = self.tasks.join_next() => if next.is_none() { break },
+                _ = &mut deadline => { self.tasks.abort_all(); break }
+            }
+        }
+        if let Err(e) = self.node.store.sync() {
+            tracing::error!(error = %e, "final sync failed");
+        }
+        tracing::info!(country = %self.node.me, "node stopped");
+    }
+}
+
+/// Runs the node in `home` until SIGINT or SIGTERM.
+pub async fn serve(home: &Home) -> Result<(), NodeError> {
+    let running = start(home, Arc::new(clock::SystemClock)).await?;
+    eprintln!(
+        "nfp-node {} serving: QUIC on {}, API on http://{}",
+        running.node.me,
+        running
+            .quic_addr
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "?".into()),
+        running.api_addr
+    );
+    wait_for_signal().await;
+    eprintln!("stopping...");
+    running.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
+/// A JSON summary of each peer: country, name, endpoint, agreement, queue.
+pub fn peer_summaries(node: &Node) -> Vec<serde_json::Value> {
+    read(&node.peers)
+        .values()
+        .map(|p| {
+            serde_json::json!({
+                "country": p.card.country,
+                "name": p.card.name,
+                "endpoint": p.card.endpoint,
+                "tls_spki_sha256": p.card.tls_spki_sha256,
+                "agreement": {
+                    "id": p.agreement.id,
+                    "version": p.agreement.version,
+                    "hash": hex::encode(p.agreement.hash()),
+                },
+                "queued": node.queue_len(p.card.country),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,352 @@
+//! What operators and admins ask of a running node: send, list, show and
+//! register a peer. The API calls these; so does the demo.
+
+use super::{Node, lock};
+use crate::home::HomeError;
+use crate::protocol::FieldError;
+use crate::protocol::audit::{Event, Record};
+use crate::protocol::country::Country;
+use crate::protocol::envelope::{self, Meta, check_case_ref, sha256};
+use crate::protocol::forms::{Form, Kind};
+use crate::protocol::id::MessageId;
+use crate::protocol::language::Language;
+use crate::store::{Direction, MessageRecord, State, StoreError};
+use std::sync::Arc;
+
+/// An operator's request to send a form.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// Recipient country.
+    pub to: Country,
+    /// Message kind.
+    pub kind: Kind,
+    /// Case reference.
+    pub case: String,
+    /// Language; defaults to the agreement's first language.
+    #[serde(default)]
+    pub lang: Option<Language>,
+    /// The message this one answers.
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
+    /// The form, as JSON.
+    pub form: serde_json::Value,
+}
+
+/// Why a send was refused. Nothing is queued in any of these cases.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No peer registered for the country.
+    #[error("{0} is not a registered peer (register it with `nfp-node peer add`)")]
+    UnknownPeer(Country),
+    /// The form does not validate.
+    #[error("the form is invalid: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    InvalidForm(Vec<FieldError>),
+    /// Other invalid input (case, language, reply-to).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Sealing failed.
+    #[error("cannot seal the envelope: {0}")]
+    Seal(String),
+}
+
+/// A message as the API and CLI show it. Times are RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MessageView {
+    /// Message id.
+    pub id: MessageId,
+    /// `in` or `out`.
+    pub direction: Direction,
+    /// The other country.
+    pub peer: Country,
+    /// Kind.
+    pub kind: Kind,
+    /// Case reference.
+    pub case: String,
+    /// Language.
+    pub lang: Language,
+    /// The message it answers.
+    pub reply_to: Option<MessageId>,
+    /// `queued`, `delivered`, `failed` or `received`.
+    pub state: State,
+    /// Created by the sender.
+    pub created: String,
+    /// Stored by this node.
+    pub stored: String,
+    /// Receipt verified (out).
+    pub delivered: Option<String>,
+    /// Received (in).
+    pub received: Option<String>,
+    /// Response due under the agreement.
+    pub due: Option<String>,
+    /// Failed delivery attempts.
+    pub attempts: u32,
+    /// Last delivery error.
+    pub last_error: Option<String>,
+    /// SHA-256 of the envelope as sent/received, hex.
+    pub envelope_sha256: String,
+}
+
+fn rfc3339(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+impl From<&MessageRecord> for MessageView {
+    fn from(r: &MessageRecord) -> Self {
+        MessageView {
+            id: r.id,
+            direction: r.direction,
+            peer: r.peer,
+            kind: r.kind,
+            case: r.case.clone(),
+            lang: r.lang,
+            reply_to: r.reply_to,
+            state: r.state,
+            created: rfc3339(r.created),
+            stored: rfc3339(r.stored),
+            delivered: r.delivered.map(rfc3339),
+            received: r.received.map(rfc3339),
+            due: r.due.map(rfc3339),
+            attempts: r.attempts,
+            last_error: r.last_error.clone(),
+            envelope_sha256: hex::encode(&r.envelope_sha256),
+        }
+    }
+}
+
+/// A message with its form.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Shown {
+    /// The message.
+    pub message: MessageView,
+    /// The form as JSON.
+    pub form: serde_json::Value,
+}
+
+impl Node {
+    /// Validates, seals, stores durably and queues a form. Returns its id.
+    pub async fn send(self: &Arc<Self>, req: SendRequest) -> Result<MessageId, SendError> {
+        let result = self.prepare_and_store(&req).await;
+        if let Err(e) = &result {
+            let detail = match e {
+                SendError::InvalidForm(errs) => format!(
+                    "invalid-form: {}",
+                    errs.iter()
+                        .map(|e| e.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+                SendError::UnknownPeer(_) => "unknown-peer".into(),
+                SendError::Invalid(_) => "invalid-request".into(),
+                SendError::Store(_) | SendError::Seal(_) => "internal".into(),
+            };
+            self.audit(
+                Event::SendRefused,
+                Record {
+                    peer: Some(req.to),
+                    detail: Some(detail),
+                    ..Record::default()
+                },
+            );
+            let _ = self.sync.wait().await;
+        }
+        result
+    }
+
+    async fn prepare_and_store(
+        self: &Arc<Self>,
+        req: &SendRequest,
+    ) -> Result<MessageId, SendError> {
+        let peer = self.peer(req.to).ok_or(SendError::UnknownPeer(req.to))?;
+        check_case_ref(&req.case).map_err(|e| SendError::Invalid(e.to_string()))?;
+        let lang = match req.lang {
+            Some(l) if peer.agreement.allows_language(l) => l,
+            Some(l) => {
+                return Err(SendError::Invalid(format!(
+                    "language {l} is not agreed in {} (agreed: {})",
+                    peer.agreement.id,
+                    peer.agreement
+                        .languages
+                        .iter()
+                        .map(|l| l.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            None => *peer
+                .agreement
+                .languages
+                .first()
+                .ok_or_else(|| SendError::Invalid("agreement has no language".into()))?,
+        };
+        if let Some(r) = req.reply_to {
+            match self.store.message(r)? {
+                Some(m) if m.peer == req.to && m.case == req.case => {}
+                Some(_) => {
+                    return Err(SendError::Invalid(format!(
+                        "--reply-to {r} belongs to another case or peer"
+                    )));
+                }
+                None => {
+                    return Err(SendError::Invalid(format!(
+                        "--reply-to {r}: no such message"
+                    )));
+                }
+            }
+        }
+        let now = self.now();
+        let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        let json = serde_json::to_vec(&req.form).map_err(|e| SendError::Invalid(e.to_string()))?;
+        let form = Form::from_json(req.kind, &json, today).map_err(SendError::InvalidForm)?;
+        let random = crate::home::random::<10>().map_err(|e| SendError::Seal(e.to_string()))?;
+        let id = MessageId::new(self.now_ms(), *random);
+        let meta = Meta {
+            v: envelope::VERSION,
+            id,
+            to: req.to,
+            case: req.case.clone(),
+            from: self.me,
+            kind: req.kind,
+            lang,
+            created: now.as_second(),
+            reply_to: req.reply_to,
+            agreement: (
+                peer.agreement.id.clone(),
+                peer.agreement.version,
+                serde_bytes::ByteBuf::from(peer.agreement.hash().to_vec()),
+            ),
+        };
+        let form_cbor = form.to_cbor();
+        let seed = crate::home::random::<32>().map_err(|e| SendError::Seal(e.to_string()))?;
+        let env = envelope::seal(
+            &meta,
+            &form_cbor,
+            &self.signing,
+            &peer.card.encryption_key,
+            *seed,
+        )
+        .map_err(|e| SendError::Seal(e.to_string()))?;
+        let hash = sha256(&env);
+        let rec = MessageRecord {
+            id,
+            direction: Direction::Out,
+            peer: req.to,
+            kind: req.kind,
+            case: req.case.clone(),
+            lang,
+            reply_to: req.reply_to,
+            state: State::Queued,
+            created: meta.created,
+            stored: meta.created,
+            delivered: None,
+            received: None,
+            due: None,
+            attempts: 0,
+            last_error: None,
+            envelope_sha256: serde_bytes::ByteBuf::from(hash.to_vec()),
+        };
+        let nonce = crate::home::random::<24>().map_err(|e| SendError::Seal(e.to_string()))?;
+        self.store.put_outgoing(&rec, &env, &form_cbor, *nonce)?;
+        self.audit(
+            Event::MessageQueued,
+            Record {
+                peer: Some(req.to),
+                message: Some(id),
+                envelope: Some(hash),
+                detail: Some(req.kind.as_str().to_string()),
+            },
+        );
+        self.sync.wait().await?;
+        let now_ms = self.now_ms();
+        lock(&self.queue).push(id, req.to, now_ms);
+        self.notify_for(req.to).notify_one();
+        tracing::info!(peer = %req.to, message = %id, kind = %req.kind, "queued");
+        Ok(id)
+    }
+
+    /// Every message, oldest first, optionally for one case.
+    pub fn messages(&self, case: Option<&str>) -> Result<Vec<MessageView>, StoreError> {
+        Ok(self
+            .store
+            .messages(case)?
+            .iter()
+            .map(MessageView::from)
+            .collect())
+    }
+
+    /// One message with its form.
+    pub fn show(&self, id: MessageId) -> Result<Option<Shown>, StoreError> {
+        let Some(rec) = self.store.message(id)? else {
+            return Ok(None);
+        };
+        let cbor = self.store.form(id)?.unwrap_or_default();
+        let today = self.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        // Stored forms were validated on the way in; decode without
+        // re-judging them against today's date.
+        let form = Form::from_cbor(rec.kind, &cbor, today)
+            .map(|f| f.to_json())
+            .or_else(|_| {
+                ciborium::from_reader::<ciborium::value::Value, _>(cbor.as_slice())
+                    .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
+            })
+            .map_err(|e| StoreError::Corrupt {
+                what: "form",
+                key: id.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(Shown {
+            message: MessageView::from(&rec),
+            form,
+        }))
+    }
+
+    /// Registers a peer under an agreement and starts delivering to it.
+    pub async fn add_peer(
+        self: &Arc<Self>,
+        card_text: &str,
+        agreement_text: &str,
+    ) -> Result<(Country, String), HomeError> {
+        let (card, agreement) = self.home.add_peer(card_text, agreement_text)?;
+        let (peers, problems) = self.home.peers(self.me);
+        if !problems.is_empty() {
+            return Err(HomeError::Problems(problems));
+        }
+        let is_new = !super::read(&self.peers).contains_key(&card.country);
+        self.transport.pins().replace(
+            peers
+                .values()
+                .map(|p| (p.card.tls_spki_sha256, p.card.country)),
+        );
+        match self.peers.write() {
+            Ok(mut g) => *g = peers,
+            Err(p) => *p.into_inner() = peers,
+        }
+        // A changed card must not keep using an old connection.
+        self.connections.lock().await.remove(&card.country);
+        self.audit(
+            Event::PeerAdded,
+            Record {
+                peer: Some(card.country),
+                detail: Some(format!(
+                    "agreement {} v{} {}; pin {}",
+                    agreement.id,
+                    agreement.version,
+                    hex::encode(agreement.hash()),
+                    card.tls_spki_sha256
+                )),
+                ..Record::default()
+            },
+        );
+        let _ = self.sync.wait().await;
+        if is_new {
+            tokio::spawn(super::delivery::peer_worker(self.clone(), card.country));
+        }
+        Ok((card.country, agreement.id))
+    }
+}

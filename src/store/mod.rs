@@ -1,0 +1,406 @@
+//! The sled store: every sled call in the crate lives here.
+//!
+//! Trees: `messages` (id → record), `envelopes` (id → envelope bytes as sent
+//! or received), `forms` (id → form CBOR sealed with the node's storage
+//! key), `receipts` (id → signed receipt), `outbox` (id → peer), `audit`
+//! (sequence → entry). Writes go in an order that makes the message record
+//! the commit point, so a crash between writes leaves nothing half-visible.
+//!
+//! Durability: sled's `flush()` does not fsync on Linux, so [`Store::sync`]
+//! flushes and then fsyncs the store's files and directory itself.
+//! Envelopes and forms are capped well below sled's blob threshold
+//! (segment size / 4 = 128 KiB), so no value ever lands in a separate blob
+//! file that this sync would miss.
+
+mod durable;
+mod records;
+
+pub use durable::GroupSync;
+pub use records::{Direction, MessageRecord, State};
+
+use crate::protocol::UnixTime;
+use crate::protocol::audit::{self, Chain, Event, Record};
+use crate::protocol::country::Country;
+use crate::protocol::id::MessageId;
+use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use zeroize::Zeroizing;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be opened: corrupt, locked or unreadable.
+    #[error(
+        "cannot open the store at {path}: {reason}. If another `nfp-node serve` uses this home, stop it first; if the store is corrupt, restore the latest backup into {path}"
+    )]
+    Open {
+        /// Store directory.
+        path: PathBuf,
+        /// Cause.
+        reason: String,
+    },
+    /// A read or write failed.
+    #[error("store I/O failed: {0}")]
+    Io(String),
+    /// Stored bytes do not decode.
+    #[error("stored {what} {key} is corrupt: {reason}")]
+    Corrupt {
+        /// Which kind of value.
+        what: &'static str,
+        /// Its key.
+        key: String,
+        /// Cause.
+        reason: String,
+    },
+    /// The audit trail does not verify.
+    #[error("audit trail does not verify: {0}")]
+    Audit(#[from] audit::AuditError),
+}
+
+fn io<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+/// The store of one node.
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    messages: sled::Tree,
+    envelopes: sled::Tree,
+    forms: sled::Tree,
+    receipts: sled::Tree,
+    outbox: sled::Tree,
+    audit: sled::Tree,
+    chain: Mutex<Chain>,
+    form_key: Zeroizing<[u8; 32]>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `path`. `form_key` seals forms at
+    /// rest. The audit trail's tail is checked on open.
+    pub fn open(path: &Path, form_key: &[u8; 32]) -> Result<Store, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| open_err(e.to_string()))?;
+        let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(e.to_string()));
+        let store = Store {
+            path: path.to_path_buf(),
+            messages: tree("messages")?,
+            envelopes: tree("envelopes")?,
+            forms: tree("forms")?,
+            receipts: tree("receipts")?,
+            outbox: tree("outbox")?,
+            audit: tree("audit")?,
+            db,
+            chain: Mutex::new(Chain::empty()),
+            form_key: Zeroizing::new(*form_key),
+        };
+        let chain = store.recover_chain().map_err(|e| open_err(e.to_string()))?;
+        *store.lock_chain() = chain;
+        Ok(store)
+    }
+
+    fn lock_chain(&self) -> std::sync::MutexGuard<'_, Chain> {
+        match self.chain.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Rebuilds the chain state from the last two entries, checking that
+    /// the last one links to the one before it.
+    fn recover_chain(&self) -> Result<Chain, StoreError> {
+        let mut tail = self.audit.iter().rev();
+        let Some(last) = tail.next() else {
+            return Ok(Chain::empty());
+        };
+        let (_, last) = last.map_err(io)?;
+        let before = match tail.next() {
+            None => Chain::empty(),
+            Some(r) => {
+                let (k, v) = r.map_err(io)?;
+                let entry: audit::Entry =
+                    ciborium::from_reader(v.as_ref()).map_err(|e| StoreError::Corrupt {
+                        what: "audit entry",
+                        key: hex::encode(&k),
+                        reason: e.to_string(),
+                    })?;
+                Chain {
+                    size: entry.seq + 1,
+                    head: audit::leaf_hash(&v),
+                    last_time: entry.time,
+                }
+            }
+        };
+        Ok(before.verify_next(&last)?.1)
+    }
+
+    /// Flushes sled and fsyncs its files: after this returns, everything
+    /// written before it survives a crash or power loss.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(io)?;
+        for name in ["db", "conf"] {
+            let p = self.path.join(name);
+            if p.exists() {
+                std::fs::File::open(&p)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io)?;
+            }
+        }
+        std::fs::File::open(&self.path)
+            .and_then(|d| d.sync_all())
+            .map_err(io)
+    }
+
+    /// Appends an audit entry and returns its sequence number.
+    pub fn append_audit(
+        &self,
+        event: Event,
+        rec: Record,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        let mut chain = self.lock_chain();
+        let (entry, bytes, next) = chain.append(event, rec, now)?;
+        self.audit
+            .insert(entry.seq.to_be_bytes(), bytes)
+            .map_err(io)?;
+        *chain = next;
+        Ok(entry.seq)
+    }
+
+    /// Every audit entry's bytes, in order.
+    pub fn audit_entries(&self) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + '_ {
+        self.audit
+            .iter()
+            .values()
+            .map(|r| r.map(|v| v.to_vec()).map_err(io))
+    }
+
+    /// The current chain state.
+    pub fn audit_head(&self) -> Chain {
+        *self.lock_chain()
+    }
+
+    fn form_cipher(&self) -> chacha20poly1305::XChaCha20Poly1305 {
+        let key: &[u8; 32] = &self.form_key;
+        chacha20poly1305::XChaCha20Poly1305::new(key.into())
+    }
+
+    fn seal_form(
+        &self,
+        id: MessageId,
+        form: &[u8],
+        nonce: [u8; 24],
+    ) -> Result<Vec<u8>, StoreError> {
+        let cipher = self.form_cipher();
+        let ct = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: form,
+                    aad: &id.to_bytes(),
+                },
+            )
+            .map_err(|_| StoreError::Io("form encryption failed".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    fn open_form(&self, id: MessageId, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let corrupt = |reason: &str| StoreError::Corrupt {
+            what: "form",
+            key: id.to_string(),
+            reason: reason.into(),
+        };
+        if sealed.len() < 24 {
+            return Err(corrupt("too short"));
+        }
+        let (nonce, ct) = sealed.split_at(24);
+        let nonce: [u8; 24] = nonce.try_into().map_err(|_| corrupt("bad nonce"))?;
+        let cipher = self.form_cipher();
+        cipher
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: ct,
+                    aad: &id.to_bytes(),
+                },
+            )
+            .map_err(|_| corrupt("does not decrypt with this node's storage key"))
+    }
+
+    /// Stores an outgoing message and queues it. The record is written
+    /// last: it is the commit point.
+    pub fn put_outgoing(
+        &self,
+        rec: &MessageRecord,
+        envelope: &[u8],
+        form_cbor: &[u8],
+        nonce: [u8; 24],
+    ) -> Result<(), StoreError> {
+        let key = rec.id.to_bytes();
+        self.envelopes.insert(key, envelope).map_err(io)?;
+        self.forms
+            .insert(key, self.seal_form(rec.id, form_cbor, nonce)?)
+            .map_err(io)?;
+        self.outbox
+            .insert(key, rec.peer.as_str().as_bytes())
+            .map_err(io)?;
+        self.messages.insert(key, rec.encode()?).map_err(io)?;
+        Ok(())
+    }
+
+    /// Stores an accepted incoming message with its receipt.
+    pub fn put_incoming(
+        &self,
+        rec: &MessageRecord,
+        envelope: &[u8],
+        form_cbor: &[u8],
+        receipt: &[u8],
+        nonce: [u8; 24],
+    ) -> Result<(), StoreError> {
+        let key = rec.id.to_bytes();
+        self.envelopes.insert(key, envelope).map_err(io)?;
+        self.forms
+            .insert(key, self.seal_form(rec.id, form_cbor, nonce)?)
+            .map_err(io)?;
+        self.receipts.insert(key, receipt).map_err(io)?;
+        self.messages.insert(key, rec.encode()?).map_err(io)?;
+        Ok(())
+    }
+
+    /// Records a verified receipt for a sent message and takes it off the
+    /// outbox.
+    pub fn mark_delivered(
+        &self,
+        id: MessageId,
+        receipt: &[u8],
+        at: UnixTime,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let key = id.to_bytes();
+        let Some(mut rec) = self.message(id)? else {
+            return Ok(None);
+        };
+        self.receipts.insert(key, receipt).map_err(io)?;
+        rec.state = State::Delivered;
+        rec.delivered = Some(at);
+        rec.last_error = None;
+        self.messages.insert(key, rec.encode()?).map_err(io)?;
+        self.outbox.remove(key).map_err(io)?;
+        Ok(Some(rec))
+    }
+
+    /// Marks a sent message failed for good and takes it off the outbox.
+    pub fn mark_failed(&self, id: MessageId, reason: &str) -> Result<(), StoreError> {
+        let key = id.to_bytes();
+        if let Some(mut rec) = self.message(id)? {
+            rec.state = State::Failed;
+            rec.last_error = Some(reason.chars().take(500).collect());
+            self.messages.insert(key, rec.encode()?).map_err(io)?;
+        }
+        self.outbox.remove(key).map_err(io)?;
+        Ok(())
+    }
+
+    /// Notes a failed attempt (the message stays queued).
+    pub fn note_attempt(&self, id: MessageId, error: &str) -> Result<(), StoreError> {
+        if let Some(mut rec) = self.message(id)? {
+            rec.attempts = rec.attempts.saturating_add(1);
+            rec.last_error = Some(error.chars().take(500).collect());
+            self.messages
+                .insert(id.to_bytes(), rec.encode()?)
+                .map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// One message record.
+    pub fn message(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        match self.messages.get(id.to_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(v) => MessageRecord::decode(id, &v).map(Some),
+        }
+    }
+
+    /// Every message record, oldest first, optionally for one case.
+    pub fn messages(&self, case: Option<&str>) -> Result<Vec<MessageRecord>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.messages.iter() {
+            let (k, v) = r.map_err(io)?;
+            let id = key_id(&k)?;
+            let rec = MessageRecord::decode(id, &v)?;
+            if case.is_none_or(|c| c == rec.case) {
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The envelope bytes of a message.
+    pub fn envelope(&self, id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .envelopes
+            .get(id.to_bytes())
+            .map_err(io)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The stored receipt of a message.
+    pub fn receipt(&self, id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .receipts
+            .get(id.to_bytes())
+            .map_err(io)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The form CBOR of a message, decrypted.
+    pub fn form(&self, id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.forms.get(id.to_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(v) => self.open_form(id, &v).map(Some),
+        }
+    }
+
+    /// Every queued message with its peer.
+    pub fn outbox(&self) -> Result<Vec<(MessageId, Country)>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.outbox.iter() {
+            let (k, v) = r.map_err(io)?;
+            let id = key_id(&k)?;
+            let peer = std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "outbox entry",
+                    key: id.to_string(),
+                    reason: "peer is not a country code".into(),
+                })?;
+            out.push((id, peer));
+        }
+        Ok(out)
+    }
+}
+
+fn key_id(k: &[u8]) -> Result<MessageId, StoreError> {
+    let arr: [u8; 16] = k.try_into().map_err(|_| StoreError::Corrupt {
+        what: "key",
+        key: hex::encode(k),
+        reason: "not 16 bytes".into(),
+    })?;
+    let v = u128::from_be_bytes(arr);
+    Ok(MessageId::from_u128(v))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,216 @@
+//! QUIC transport with mutual TLS 1.3 and pinned peers.
+//!
+//! Each side accepts only a certificate whose SubjectPublicKeyInfo hashes to
+//! a pin registered under an agreement. The check runs inside the TLS
+//! handshake, so an unknown peer is refused before any application data is
+//! read. Session resumption and 0-RTT are off, so removing a pin takes
+//! effect for the next connection. One QUIC stream carries one request and
+//! its response (see `proto-spec/transport.md`).
+
+mod pin;
+
+pub use pin::{Pins, spki_pin};
+
+use crate::home::TlsIdentity;
+use crate::protocol::country::Country;
+use crate::protocol::keys::SpkiPin;
+use crate::protocol::wire::MAX_FRAME;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// ALPN protocol id of this protocol.
+pub const ALPN: &[u8] = b"nfp/1";
+/// Server name the client sends; certificates are pinned, not named.
+pub const SERVER_NAME: &str = "nfp-node.invalid";
+
+/// Errors of the transport layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// TLS or QUIC could not be configured.
+    #[error("cannot configure TLS/QUIC: {0}")]
+    Config(String),
+    /// The UDP socket could not be bound.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The peer's endpoint could not be resolved.
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+    /// The connection failed or was refused (including a pin mismatch).
+    #[error("connection to {0} failed: {1}")]
+    Connect(String, String),
+    /// A stream failed.
+    #[error("stream failed: {0}")]
+    Stream(String),
+    /// The peer sent more than the frame limit.
+    #[error("peer sent more than {MAX_FRAME} bytes")]
+    TooLarge,
+}
+
+/// The node's QUIC endpoint, server and client at once.
+pub struct Transport {
+    endpoint: quinn::Endpoint,
+    pins: Arc<Pins>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    cert: CertificateDer<'static>,
+    key: PrivatePkcs8KeyDer<'static>,
+}
+
+fn cfg<E: std::fmt::Display>(e: E) -> TransportError {
+    TransportError::Config(e.to_string())
+}
+
+fn transport_config() -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    t.max_idle_timeout(quinn::IdleTimeout::try_from(Duration::from_secs(30)).ok());
+    t.keep_alive_interval(Some(Duration::from_secs(10)));
+    t.max_concurrent_bidi_streams(256u32.into());
+    t.max_concurrent_uni_streams(0u32.into());
+    t
+}
+
+impl Transport {
+    /// Binds `listen` with `identity`, accepting the peers in `pins`.
+    pub fn bind(
+        listen: SocketAddr,
+        identity: &TlsIdentity,
+        pins: Arc<Pins>,
+    ) -> Result<Transport, TransportError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cert = CertificateDer::from(identity.cert_der.clone());
+        let key = PrivatePkcs8KeyDer::from(identity.key_der.to_vec());
+        let verifier = Arc::new(pin::ClientPinVerifier::new(pins.clone(), provider.clone()));
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(cfg)?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![cert.clone()], PrivateKeyDer::Pkcs8(key.clone_key()))
+            .map_err(cfg)?;
+        tls.alpn_protocols = vec![ALPN.to_vec()];
+        tls.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        tls.send_tls13_tickets = 0;
+        tls.max_early_data_size = 0;
+        let qtls = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(cfg)?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(qtls));
+        server.transport_config(Arc::new(transport_config()));
+        let endpoint =
+            quinn::Endpoint::server(server, listen).map_err(|source| TransportError::Bind {
+                addr: listen,
+                source,
+            })?;
+        Ok(Transport {
+            endpoint,
+            pins,
+            provider,
+            cert,
+            key,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
+    /// The next incoming connection attempt (`None` once closed).
+    pub async fn accept(&self) -> Option<quinn::Incoming> {
+        self.endpoint.accept().await
+    }
+
+    /// Connects to `endpoint` (`HOST:PORT`), accepting only a server whose
+    /// certificate matches `pin`.
+    pub async fn connect(
+        &self,
+        endpoint: &str,
+        pin: SpkiPin,
+    ) -> Result<quinn::Connection, TransportError> {
+        let addr = tokio::net::lookup_host(endpoint)
+            .await
+            .map_err(|_| TransportError::Resolve(endpoint.to_string()))?
+            .next()
+            .ok_or_else(|| TransportError::Resolve(endpoint.to_string()))?;
+        let verifier = Arc::new(pin::ServerPinVerifier::new(pin, self.provider.clone()));
+        let mut tls = rustls::ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(cfg)?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_client_auth_cert(
+                vec![self.cert.clone()],
+                PrivateKeyDer::Pkcs8(self.key.clone_key()),
+            )
+            .map_err(cfg)?;
+        tls.alpn_protocols = vec![ALPN.to_vec()];
+        tls.resumption = rustls::client::Resumption::disabled();
+        tls.enable_early_data = false;
+        let qtls = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(cfg)?;
+        let mut client = quinn::ClientConfig::new(Arc::new(qtls));
+        client.transport_config(Arc::new(transport_config()));
+        let connecting = self
+            .endpoint
+            .connect_with(client, addr, SERVER_NAME)
+            .map_err(|e| TransportError::Connect(endpoint.to_string(), e.to_string()))?;
+        connecting
+            .await
+            .map_err(|e| TransportError::Connect(endpoint.to_string(), e.to_string()))
+    }
+
+    /// The pinned peer at the other end of an established connection.
+    pub fn peer_of(&self, conn: &quinn::Connection) -> Option<Country> {
+        let certs = conn
+            .peer_identity()?
+            .downcast::<Vec<CertificateDer<'static>>>()
+            .ok()?;
+        let pin = spki_pin(certs.first()?.as_ref()).ok()?;
+        self.pins.lookup(&pin)
+    }
+
+    /// The pins in force.
+    pub fn pins(&self) -> &Arc<Pins> {
+        &self.pins
+    }
+
+    /// Closes every connection and the socket.
+    pub async fn close(&self) {
+        self.endpoint.close(0u32.into(), b"node stopping");
+        self.endpoint.wait_idle().await;
+    }
+}
+
+/// Sends one request frame on a new stream and reads the response frame.
+pub async fn exchange(conn: &quinn::Connection, request: &[u8]) -> Result<Vec<u8>, TransportError> {
+    let (mut send, mut recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| TransportError::Stream(e.to_string()))?;
+    send.write_all(request)
+        .await
+        .map_err(|e| TransportError::Stream(e.to_string()))?;
+    send.finish()
+        .map_err(|e| TransportError::Stream(e.to_string()))?;
+    read_frame(&mut recv).await
+}
+
+/// Reads a whole frame from a stream, refusing more than [`MAX_FRAME`].
+pub async fn read_frame(recv: &mut quinn::RecvStream) -> Result<Vec<u8>, TransportError> {
+    recv.read_to_end(MAX_FRAME).await.map_err(|e| match e {
+        quinn::ReadToEndError::TooLong => TransportError::TooLarge,
+        other => TransportError::Stream(other.to_string()),
+    })
+}
+
+/// Writes a response frame and finishes the stream.
+pub async fn write_frame(send: &mut quinn::SendStream, frame: &[u8]) -> Result<(), TransportError> {
+    send.write_all(frame)
+        .await
+        .map_err(|e| TransportError::Stream(e.to_string()))?;
+    send.finish()
+        .map_err(|e| TransportError::Stream(e.to_string()))
+}
