@@ -12,6 +12,11 @@ use crate::transport;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one request may wait for its answer.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
+
 enum Outcome {
     Delivered,
     /// Try again later.
@@ -112,17 +117,31 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
         Ok(f) => f,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
-    let conn = match connection(node, peer).await {
-        Ok(c) => c,
-        Err(e) => return Outcome::Retry(e),
-    };
-    let answer = match transport::exchange(&conn, &frame).await {
-        Ok(a) => a,
-        Err(e) => {
-            node.connections.lock().await.remove(&peer);
-            return Outcome::Retry(e.to_string());
+    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connection(node, peer)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Outcome::Retry(e),
+        Err(_) => {
+            return Outcome::Retry(format!(
+                "{peer} did not answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ));
         }
     };
+    let answer =
+        match tokio::time::timeout(EXCHANGE_TIMEOUT, transport::exchange(&conn, &frame)).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => {
+                node.connections.lock().await.remove(&peer);
+                return Outcome::Retry(e.to_string());
+            }
+            Err(_) => {
+                node.connections.lock().await.remove(&peer);
+                return Outcome::Retry(format!(
+                    "no answer from {peer} within {} s",
+                    EXCHANGE_TIMEOUT.as_secs()
+                ));
+            }
+        };
     match Response::decode(&answer) {
         Ok(Response::Receipt(receipt)) => {
             match envelope::verify_receipt(&receipt, peer, &p.card.signing_key, node.me, id, &env) {
