@@ -467,26 +467,27 @@ impl Home {
         let apath = self.agreements_dir().join(format!("{}.toml", agreement.id));
         if apath.exists() {
             let old_text = read_text(&apath)?;
-            if let Ok(old) = Agreement::from_toml(&old_text) {
-                if old.hash() != agreement.hash() && agreement.version <= old.version {
-                    return Err(HomeError::Invalid(format!(
-                        "agreement {} v{} (hash {}) is already registered; a different text needs a higher version (an amendment)",
-                        old.id,
-                        old.version,
-                        hex::encode(old.hash())
-                    )));
-                }
+            if let Ok(old) = Agreement::from_toml(&old_text)
+                && old.hash() != agreement.hash()
+                && agreement.version <= old.version
+            {
+                return Err(HomeError::Invalid(format!(
+                    "agreement {} v{} (hash {}) is already registered; a different text needs a higher version (an amendment)",
+                    old.id,
+                    old.version,
+                    hex::encode(old.hash())
+                )));
             }
         }
         // Another agreement file naming the same peer would be ambiguous.
         let (existing, _) = self.peers(me);
-        if let Some(p) = existing.get(&card.country) {
-            if p.agreement.id != agreement.id {
-                return Err(HomeError::Invalid(format!(
-                    "{} is already registered under agreement {}",
-                    card.country, p.agreement.id
-                )));
-            }
+        if let Some(p) = existing.get(&card.country)
+            && p.agreement.id != agreement.id
+        {
+            return Err(HomeError::Invalid(format!(
+                "{} is already registered under agreement {}",
+                card.country, p.agreement.id
+            )));
         }
         write_atomic(&apath, agreement.to_toml().as_bytes())?;
         let cpath = self.peers_dir().join(format!("{}.toml", card.country));

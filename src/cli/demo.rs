@@ -171,11 +171,11 @@ async fn exchange(al: &Home, gr: &Home) -> Result<(), Failure> {
         let v = gr_api.get("/v1/messages").await?;
         let list: Vec<MessageView> = serde_json::from_value(v["messages"].clone())
             .map_err(|e| Failure::failed(e.to_string()))?;
-        if let Some(m) = list.into_iter().find(|m| m.id.to_string() == id) {
-            if m.state == crate::store::State::Delivered {
-                delivered = Some(m);
-                break;
-            }
+        if let Some(m) = list.into_iter().find(|m| m.id.to_string() == id)
+            && m.state == crate::store::State::Delivered
+        {
+            delivered = Some(m);
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

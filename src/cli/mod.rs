@@ -221,18 +221,18 @@ impl From<crate::api::client::ClientError> for Failure {
             EXIT_FAILURE
         };
         let mut message = e.to_string();
-        if let crate::api::client::ClientError::Api { body, .. } = &e {
-            if !body.fields.is_empty() {
-                message = format!(
-                    "{}\n{}",
-                    "the form is invalid:",
-                    body.fields
-                        .iter()
-                        .map(|f| format!("  {}: {}", f.field, f.message))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-            }
+        if let crate::api::client::ClientError::Api { body, .. } = &e
+            && !body.fields.is_empty()
+        {
+            message = format!(
+                "{}\n{}",
+                "the form is invalid:",
+                body.fields
+                    .iter()
+                    .map(|f| format!("  {}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
         }
         Failure { code, message }
     }

@@ -87,10 +87,10 @@ async fn deliver(node: Arc<Node>, peer: Country, id: MessageId) {
 
 async fn connection(node: &Node, peer: Country) -> Result<quinn::Connection, String> {
     let mut conns = node.connections.lock().await;
-    if let Some(c) = conns.get(&peer) {
-        if c.close_reason().is_none() {
-            return Ok(c.clone());
-        }
+    if let Some(c) = conns.get(&peer)
+        && c.close_reason().is_none()
+    {
+        return Ok(c.clone());
     }
     let p = node
         .peer(peer)

@@ -55,39 +55,34 @@ async fn handle_connection(node: Arc<Node>, incoming: quinn::Incoming) {
     };
     tracing::debug!(%peer, %remote, "peer connected");
     node.peer_seen(peer);
-    loop {
-        match conn.accept_bi().await {
-            Ok((mut send, mut recv)) => {
-                let node = node.clone();
-                tokio::spawn(async move {
-                    let response = match transport::read_frame(&mut recv).await {
-                        Ok(bytes) => node.receive(peer, &bytes).await,
-                        Err(TransportError::TooLarge) => node.reject(
-                            peer,
-                            None,
-                            None,
-                            Rejection {
-                                code: RejectCode::Malformed,
-                                message: "frame too large".into(),
-                            },
-                        ),
-                        Err(e) => {
-                            tracing::debug!(%peer, error = %e, "stream failed");
-                            return;
-                        }
-                    };
-                    match response.encode() {
-                        Ok(frame) => {
-                            if let Err(e) = transport::write_frame(&mut send, &frame).await {
-                                tracing::debug!(%peer, error = %e, "cannot answer");
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "cannot encode response"),
+    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+        let node = node.clone();
+        tokio::spawn(async move {
+            let response = match transport::read_frame(&mut recv).await {
+                Ok(bytes) => node.receive(peer, &bytes).await,
+                Err(TransportError::TooLarge) => node.reject(
+                    peer,
+                    None,
+                    None,
+                    Rejection {
+                        code: RejectCode::Malformed,
+                        message: "frame too large".into(),
+                    },
+                ),
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "stream failed");
+                    return;
+                }
+            };
+            match response.encode() {
+                Ok(frame) => {
+                    if let Err(e) = transport::write_frame(&mut send, &frame).await {
+                        tracing::debug!(%peer, error = %e, "cannot answer");
                     }
-                });
+                }
+                Err(e) => tracing::error!(error = %e, "cannot encode response"),
             }
-            Err(_) => break,
-        }
+        });
     }
 }
 

@@ -69,7 +69,6 @@ impl TestNode {
         // Fast retries for tests.
         let cfg = home.join("node.toml");
         let mut text = std::fs::read_to_string(&cfg).unwrap();
-        text = text.replace("retry_initial = \"1 s\"", "retry_initial = \"1 s\"");
         text = text.replace("retry_max = \"5 minutes\"", "retry_max = \"2 s\"");
         std::fs::write(&cfg, text).unwrap();
         TestNode {
