@@ -115,7 +115,9 @@ fn main() {
             envelope: Some([7; 32]),
             detail: Some("social-inquiry-request".into()),
         };
-        let (_, bytes, next) = chain.append(Event::MessageReceived, rec, 1_795_392_000).expect("append");
+        let (_, bytes, next) = chain
+            .append(Event::MessageReceived, rec, 1_795_392_000)
+            .expect("append");
         chain = next;
         if entries.len() < 100_000 {
             entries.push(bytes);

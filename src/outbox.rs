@@ -162,7 +162,7 @@ mod tests {
         assert!(q.take_due(al(), 0, 2).is_empty());
         q.failed(first[0], 0, b, 1000);
         q.remove(first[1]);
-        assert_eq!(q.take_due(al(), 0, 2), vec![ids[2]]);
+        assert_eq!(q.take_due(al(), 0, 2), vec![ids[2], ids[3]]);
         assert_eq!(q.next_due(al()), Some(0));
         q.wake(al(), 10);
         assert!(q.take_due(al(), 10, 10).contains(&first[0]));

@@ -11,7 +11,10 @@ use nfp_node::protocol::forms::{Form, Kind};
 use nfp_node::protocol::id::MessageId;
 use nfp_node::protocol::keys::{DecryptionKey, SigningKey};
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/proto-spec/vectors/envelope-1.json");
+const PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/proto-spec/vectors/envelope-1.json"
+);
 const FORM: &str = include_str!("../config/forms/social-inquiry-request.json");
 const AGREEMENT: &str = include_str!("../config/agreements/AL-GR.toml");
 
@@ -43,7 +46,14 @@ fn build() -> serde_json::Value {
     };
     let mut meta_cbor = Vec::new();
     ciborium::into_writer(&meta, &mut meta_cbor).unwrap();
-    let env = envelope::seal(&meta, &form_cbor, &sender, &recipient.public(), ephemeral_seed).unwrap();
+    let env = envelope::seal(
+        &meta,
+        &form_cbor,
+        &sender,
+        &recipient.public(),
+        ephemeral_seed,
+    )
+    .unwrap();
     serde_json::json!({
         "description": "GR seals a social-inquiry-request to AL under agreement AL-GR v1 (config/agreements/AL-GR.toml) with the example form (config/forms/social-inquiry-request.json). All keys are test keys.",
         "sender_ed25519_seed": hex::encode(sender_seed),
@@ -69,7 +79,10 @@ fn envelope_vector_reproduces_and_opens() {
     }
     let text = std::fs::read_to_string(PATH).expect("proto-spec/vectors/envelope-1.json");
     let recorded: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(built, recorded, "sealing the recorded inputs no longer gives the recorded envelope");
+    assert_eq!(
+        built, recorded,
+        "sealing the recorded inputs no longer gives the recorded envelope"
+    );
 
     // Open the recorded bytes as a receiver would.
     let env = hex::decode(recorded["envelope"].as_str().unwrap()).unwrap();
@@ -88,8 +101,19 @@ fn envelope_vector_reproduces_and_opens() {
         .check_agreement(&Agreement::from_toml(AGREEMENT).unwrap())
         .unwrap();
     let opened = outer
-        .open("AL".parse().unwrap(), &recipient, "GR".parse().unwrap(), &sender)
+        .open(
+            "AL".parse().unwrap(),
+            &recipient,
+            "GR".parse().unwrap(),
+            &sender,
+        )
         .unwrap();
-    assert_eq!(hex::encode(&opened.form_cbor), recorded["form_cbor"].as_str().unwrap());
-    assert_eq!(serde_json::to_value(&opened.meta).unwrap(), recorded["meta"]);
+    assert_eq!(
+        hex::encode(&opened.form_cbor),
+        recorded["form_cbor"].as_str().unwrap()
+    );
+    assert_eq!(
+        serde_json::to_value(&opened.meta).unwrap(),
+        recorded["meta"]
+    );
 }
