@@ -55,7 +55,7 @@ async fn deliver(node: Arc<Node>, peer: Country, id: MessageId) {
     match outcome {
         Outcome::Delivered => lock(&node.queue).remove(id),
         Outcome::Refused(reason) => {
-            tracing::warn!(%peer, message = %id, %reason, "peer refused the message for good");
+            tracing::warn!(%peer, msg_id = %id, %reason, "peer refused the message for good");
             if let Err(e) = node.store.mark_failed(id, &reason) {
                 tracing::error!(error = %e, "cannot record failure");
             }
@@ -72,7 +72,7 @@ async fn deliver(node: Arc<Node>, peer: Country, id: MessageId) {
             lock(&node.queue).remove(id);
         }
         Outcome::Retry(reason) => {
-            tracing::info!(%peer, message = %id, %reason, "delivery will be retried");
+            tracing::info!(%peer, msg_id = %id, %reason, "delivery will be retried");
             if let Err(e) = node.store.note_attempt(id, &reason) {
                 tracing::error!(error = %e, "cannot record attempt");
             }
@@ -155,12 +155,18 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
                         Record {
                             peer: Some(peer),
                             message: Some(id),
-                            envelope: Some(sha256(&receipt)),
-                            detail: Some(format!("received {}", r.received)),
+                            envelope: Some(sha256(&env)),
+                            detail: Some(format!(
+                                "receipt {} received {}",
+                                hex::encode(sha256(&receipt)),
+                                jiff::Timestamp::from_second(r.received)
+                                    .map(|t| t.to_string())
+                                    .unwrap_or_else(|_| r.received.to_string())
+                            )),
                         },
                     );
                     let _ = node.sync.wait().await;
-                    tracing::info!(%peer, message = %id, "delivered; receipt verified");
+                    tracing::info!(%peer, msg_id = %id, "delivered; receipt verified");
                     Outcome::Delivered
                 }
                 Err(e) => {
@@ -169,8 +175,12 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
                         Record {
                             peer: Some(peer),
                             message: Some(id),
-                            envelope: Some(sha256(&receipt)),
-                            detail: Some(e.rejection().code.as_str().to_string()),
+                            envelope: Some(sha256(&env)),
+                            detail: Some(format!(
+                                "{}; receipt {}",
+                                e.rejection().code.as_str(),
+                                hex::encode(sha256(&receipt))
+                            )),
                         },
                     );
                     Outcome::Retry(format!("receipt refused: {e}"))

@@ -94,7 +94,7 @@ impl Node {
         envelope: Option<[u8; 32]>,
         r: Rejection,
     ) -> Response {
-        tracing::warn!(%peer, code = r.code.as_str(), message = ?id, "envelope refused");
+        tracing::warn!(%peer, code = r.code.as_str(), msg_id = ?id, "envelope refused");
         self.audit(
             Event::InboundRejected,
             Record {
@@ -153,7 +153,7 @@ impl Node {
             Ok(f) => f,
             Err(errors) => {
                 let fields: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-                tracing::warn!(%peer, message = %id, fields = ?fields, "invalid form refused");
+                tracing::warn!(%peer, msg_id = %id, fields = ?fields, "invalid form refused");
                 return self.reject(
                     peer,
                     Some(id),
@@ -277,7 +277,7 @@ impl Node {
                 },
             );
             drop(guard);
-            tracing::info!(%peer, message = %id, kind = %opened.meta.kind, "envelope received");
+            tracing::info!(%peer, msg_id = %id, kind = %opened.meta.kind, "envelope received");
             receipt
         };
         // The receipt promises durability: sync first.

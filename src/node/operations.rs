@@ -266,7 +266,7 @@ impl Node {
         let now_ms = self.now_ms();
         lock(&self.queue).push(id, req.to, now_ms);
         self.notify_for(req.to).notify_one();
-        tracing::info!(peer = %req.to, message = %id, kind = %req.kind, "queued");
+        tracing::info!(peer = %req.to, msg_id = %id, kind = %req.kind, "queued");
         Ok(id)
     }
 

@@ -81,14 +81,9 @@ impl Form {
         }
         let de = &mut serde_json::Deserializer::from_slice(json);
         let form = match kind {
-            Kind::SocialInquiryRequest => {
-                Form::SocialInquiryRequest(serde_path_to_error::deserialize(de).map_err(|e| {
-                    vec![FieldError::new(
-                        path_or_document(&e.path().to_string()),
-                        e.inner().to_string(),
-                    )]
-                })?)
-            }
+            Kind::SocialInquiryRequest => Form::SocialInquiryRequest(
+                serde_path_to_error::deserialize(de).map_err(json_error)?,
+            ),
         };
         form.validate(today)?;
         Ok(form)
@@ -148,6 +143,23 @@ fn too_big() -> FieldError {
         "(document)",
         format!("form is larger than {MAX_FORM_BYTES} bytes"),
     )
+}
+
+/// A JSON error as a field error. serde names a missing field in its
+/// message, not in the path, so the path is completed here.
+fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> Vec<FieldError> {
+    let msg = e.inner().to_string();
+    let mut path = e.path().to_string();
+    if let Some(rest) = msg.strip_prefix("missing field `")
+        && let Some(name) = rest.split('`').next()
+    {
+        path = if path.is_empty() || path == "." {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        };
+    }
+    vec![FieldError::new(path_or_document(&path), msg)]
 }
 
 fn path_or_document(p: &str) -> String {

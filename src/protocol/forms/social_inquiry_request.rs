@@ -246,6 +246,10 @@ mod tests {
         let e = edit(|v| v["favourite_colour"] = "blue".into());
         assert!(e[0].message.contains("favourite_colour"), "{e:?}");
         let e = edit(|v| {
+            v["child"].as_object_mut().unwrap().remove("given_names");
+        });
+        assert_eq!(e[0].field, "child.given_names");
+        let e = edit(|v| {
             v["child"].as_object_mut().unwrap().remove("date_of_birth");
         });
         assert_eq!(e[0].field, "child.date_of_birth");
