@@ -5,6 +5,7 @@
 //! today's date so rules such as "a date of birth is not in the future" need
 //! no clock.
 
+pub mod common;
 pub mod social_inquiry_request;
 
 use crate::protocol::FieldError;
@@ -14,25 +15,87 @@ pub use social_inquiry_request::SocialInquiryRequest;
 /// The largest form, in bytes of JSON or CBOR, a node accepts.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// A kind of message, named as on the command line and in agreements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Kind {
-    /// R asks H to assess the child's family and community.
-    SocialInquiryRequest,
+/// Declares every kind: its enum variant, its command-line name, and the
+/// form type that carries it. Adding a kind is one line here plus its module.
+macro_rules! kinds {
+    ($( $variant:ident => $name:literal, $form:ty, $doc:literal; )+) => {
+        /// A kind of message, named as on the command line and in agreements.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Kind {
+            $( #[doc = $doc] $variant, )+
+        }
+
+        impl Kind {
+            /// Every kind this node can send and receive.
+            pub const ALL: &'static [Kind] = &[ $( Kind::$variant, )+ ];
+
+            /// The kind's name, e.g. `social-inquiry-request`.
+            pub fn as_str(&self) -> &'static str {
+                match self { $( Kind::$variant => $name, )+ }
+            }
+        }
+
+        /// A validated form of some kind.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum Form {
+            $( #[doc = $doc] $variant($form), )+
+        }
+
+        impl Form {
+            /// The form's kind.
+            pub fn kind(&self) -> Kind {
+                match self { $( Form::$variant(_) => Kind::$variant, )+ }
+            }
+
+            fn parse_json(kind: Kind, json: &[u8]) -> Result<Form, Vec<FieldError>> {
+                let de = &mut serde_json::Deserializer::from_slice(json);
+                Ok(match kind {
+                    $( Kind::$variant => Form::$variant(
+                        serde_path_to_error::deserialize(de).map_err(json_error)?,
+                    ), )+
+                })
+            }
+
+            fn parse_cbor(kind: Kind, cbor: &[u8]) -> Result<Form, Vec<FieldError>> {
+                let bad = |e: ciborium::de::Error<std::io::Error>| {
+                    vec![FieldError::new("(document)", cbor_error(&e))]
+                };
+                Ok(match kind {
+                    $( Kind::$variant => Form::$variant(ciborium::from_reader(cbor).map_err(bad)?), )+
+                })
+            }
+
+            /// The CBOR carried inside an envelope.
+            pub fn to_cbor(&self) -> Vec<u8> {
+                let mut out = Vec::new();
+                let r = match self { $( Form::$variant(f) => ciborium::into_writer(f, &mut out), )+ };
+                if r.is_err() {
+                    out.clear();
+                }
+                out
+            }
+
+            /// The form as JSON, as an operator wrote it.
+            pub fn to_json(&self) -> serde_json::Value {
+                match self { $( Form::$variant(f) => serde_json::to_value(f), )+ }
+                    .unwrap_or(serde_json::Value::Null)
+            }
+
+            fn check(&self, today: Date, errors: &mut Vec<FieldError>) {
+                match self { $( Form::$variant(f) => f.validate(today, errors), )+ }
+            }
+        }
+    };
+}
+
+kinds! {
+    SocialInquiryRequest => "social-inquiry-request", SocialInquiryRequest,
+        "R asks H to assess the child's family and community.";
 }
 
 impl Kind {
-    /// Every kind this node can send and receive.
-    pub const ALL: &'static [Kind] = &[Kind::SocialInquiryRequest];
-
-    /// The kind's name, e.g. `social-inquiry-request`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Kind::SocialInquiryRequest => "social-inquiry-request",
-        }
-    }
-
     /// The kind named `s`, if any.
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.as_str() == s)
@@ -58,33 +121,13 @@ impl<'de> serde::Deserialize<'de> for Kind {
     }
 }
 
-/// A validated form of some kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Form {
-    /// See [`SocialInquiryRequest`].
-    SocialInquiryRequest(SocialInquiryRequest),
-}
-
 impl Form {
-    /// The form's kind.
-    pub fn kind(&self) -> Kind {
-        match self {
-            Form::SocialInquiryRequest(_) => Kind::SocialInquiryRequest,
-        }
-    }
-
     /// Parses and validates the operator's JSON for `kind`.
     pub fn from_json(kind: Kind, json: &[u8], today: Date) -> Result<Form, Vec<FieldError>> {
         if json.len() > MAX_FORM_BYTES {
             return Err(vec![too_big()]);
         }
-        let de = &mut serde_json::Deserializer::from_slice(json);
-        let form = match kind {
-            Kind::SocialInquiryRequest => Form::SocialInquiryRequest(
-                serde_path_to_error::deserialize(de).map_err(json_error)?,
-            ),
-        };
+        let form = Form::parse_json(kind, json)?;
         form.validate(today)?;
         Ok(form)
     }
@@ -94,42 +137,15 @@ impl Form {
         if cbor.len() > MAX_FORM_BYTES {
             return Err(vec![too_big()]);
         }
-        let form = match kind {
-            Kind::SocialInquiryRequest => Form::SocialInquiryRequest(
-                ciborium::from_reader(cbor)
-                    .map_err(|e| vec![FieldError::new("(document)", cbor_error(&e))])?,
-            ),
-        };
+        let form = Form::parse_cbor(kind, cbor)?;
         form.validate(today)?;
         Ok(form)
-    }
-
-    /// The CBOR carried inside an envelope.
-    pub fn to_cbor(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let r = match self {
-            Form::SocialInquiryRequest(f) => ciborium::into_writer(f, &mut out),
-        };
-        if r.is_err() {
-            out.clear();
-        }
-        out
-    }
-
-    /// The form as JSON, as an operator wrote it.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Form::SocialInquiryRequest(f) => serde_json::to_value(f),
-        }
-        .unwrap_or(serde_json::Value::Null)
     }
 
     /// Every rule the types cannot express.
     pub fn validate(&self, today: Date) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        match self {
-            Form::SocialInquiryRequest(f) => f.validate(today, &mut errors),
-        }
+        self.check(today, &mut errors);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -178,19 +194,4 @@ fn cbor_error<T: std::fmt::Debug>(e: &ciborium::de::Error<T>) -> String {
     }
 }
 
-/// Checks one free-text field: present, not blank, not longer than `max`.
-pub(crate) fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
-    if value.trim().is_empty() {
-        errors.push(FieldError::new(field, "must not be empty"));
-    } else if value.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    } else if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        errors.push(FieldError::new(field, "contains control characters"));
-    }
-}
+pub(crate) use common::text;

@@ -3,7 +3,7 @@
 //! (domain brief §1, message 5).
 
 use crate::protocol::FieldError;
-use crate::protocol::country::Country;
+use crate::protocol::forms::common::{Child, FamilyMember, PROSE_MAX};
 use crate::protocol::forms::text;
 use jiff::civil::Date;
 
@@ -24,43 +24,6 @@ pub struct SocialInquiryRequest {
     pub family: Vec<FamilyMember>,
     /// What R asks H to find out.
     pub questions: Vec<String>,
-}
-
-/// Identity of the child (personal data).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Child {
-    /// Given names.
-    pub given_names: String,
-    /// Family name.
-    pub family_name: String,
-    /// Other names the child is known by.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub aliases: Vec<String>,
-    /// Sex.
-    pub sex: Sex,
-    /// Date of birth, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_of_birth: Option<Date>,
-    /// Estimated year of birth, when the date is unknown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birth_year: Option<i16>,
-    /// Nationality (ISO 3166-1 alpha-2).
-    pub nationality: Country,
-}
-
-/// Sex as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Sex {
-    /// Female.
-    Female,
-    /// Male.
-    Male,
-    /// Other.
-    Other,
-    /// Not known.
-    Unknown,
 }
 
 /// Why a social inquiry is requested.
@@ -89,102 +52,16 @@ pub enum ReturnOption {
     Undecided,
 }
 
-/// A family member the child named.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FamilyMember {
-    /// Relationship to the child.
-    pub relationship: Relationship,
-    /// Given names.
-    pub given_names: String,
-    /// Family name.
-    pub family_name: String,
-    /// Last known address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-}
-
-/// Relationship of a family member to the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Relationship {
-    /// Mother.
-    Mother,
-    /// Father.
-    Father,
-    /// Brother or sister.
-    Sibling,
-    /// Grandparent.
-    Grandparent,
-    /// Aunt or uncle.
-    AuntOrUncle,
-    /// Another relative.
-    OtherRelative,
-    /// Legal guardian who is not a relative.
-    LegalGuardian,
-}
-
-const NAME_MAX: usize = 200;
-const PROSE_MAX: usize = 20_000;
-
 impl SocialInquiryRequest {
     /// Pushes every rule broken onto `errors`.
     pub fn validate(&self, today: Date, errors: &mut Vec<FieldError>) {
-        let c = &self.child;
-        text(errors, "child.given_names", &c.given_names, NAME_MAX);
-        text(errors, "child.family_name", &c.family_name, NAME_MAX);
-        for (i, a) in c.aliases.iter().enumerate() {
-            text(errors, &format!("child.aliases[{i}]"), a, NAME_MAX);
-        }
-        match (c.date_of_birth, c.birth_year) {
-            (Some(_), Some(_)) => errors.push(FieldError::new(
-                "child.birth_year",
-                "give either date_of_birth or birth_year, not both",
-            )),
-            (None, None) => errors.push(FieldError::new(
-                "child.date_of_birth",
-                "give date_of_birth, or birth_year when the date is unknown",
-            )),
-            (Some(d), None) => {
-                if d > today {
-                    errors.push(FieldError::new("child.date_of_birth", "is in the future"));
-                } else if i32::from(today.year()) - i32::from(d.year()) > 30 {
-                    errors.push(FieldError::new(
-                        "child.date_of_birth",
-                        "is more than 30 years ago; this channel is for children",
-                    ));
-                }
-            }
-            (None, Some(y)) => {
-                let now = today.year();
-                if y > now || i32::from(now) - i32::from(y) > 30 {
-                    errors.push(FieldError::new(
-                        "child.birth_year",
-                        format!("must be between {} and {now}", now - 30),
-                    ));
-                }
-            }
-        }
+        self.child.validate("child", today, errors);
         text(errors, "child_account", &self.child_account, PROSE_MAX);
         if self.family.len() > 50 {
             errors.push(FieldError::new("family", "at most 50 family members"));
         }
         for (i, m) in self.family.iter().enumerate() {
-            text(
-                errors,
-                &format!("family[{i}].given_names"),
-                &m.given_names,
-                NAME_MAX,
-            );
-            text(
-                errors,
-                &format!("family[{i}].family_name"),
-                &m.family_name,
-                NAME_MAX,
-            );
-            if let Some(a) = &m.address {
-                text(errors, &format!("family[{i}].address"), a, 1000);
-            }
+            m.validate(&format!("family[{i}]"), errors);
         }
         if self.questions.is_empty() {
             errors.push(FieldError::new("questions", "ask at least one question"));
