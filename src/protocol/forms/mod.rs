@@ -5,7 +5,10 @@
 //! today's date so rules such as "a date of birth is not in the future" need
 //! no clock.
 
+pub mod assessment;
+pub mod care;
 pub mod common;
+pub mod followup;
 pub mod social_inquiry_request;
 
 use crate::protocol::FieldError;
