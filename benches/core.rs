@@ -58,6 +58,7 @@ fn main() {
         kind: Kind::SocialInquiryRequest,
         lang: "en".parse().expect("en"),
         created: 1_795_392_000,
+        minor: 0,
         reply_to: None,
         agreement: (
             agreement.id.clone(),

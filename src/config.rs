@@ -82,7 +82,7 @@ pub fn seconds(d: SlaDuration) -> u64 {
 impl NodeConfig {
     /// Parses and validates `node.toml`.
     pub fn from_toml(text: &str) -> Result<NodeConfig, Vec<FieldError>> {
-        let c: NodeConfig = toml::from_str(text).map_err(|e| vec![toml_error(&e)])?;
+        let c: NodeConfig = toml::from_str(text).map_err(|e| vec![toml_error(text, &e)])?;
         let p = c.validate();
         if p.is_empty() { Ok(c) } else { Err(p) }
     }

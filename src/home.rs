@@ -94,6 +94,8 @@ pub struct InitParams {
     pub endpoint: String,
     /// API address (loopback).
     pub api: std::net::SocketAddr,
+    /// UDP address to bind, when `endpoint` is a host name or a NAT'd address.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// The TLS identity: certificate and private key, DER.
@@ -204,7 +206,7 @@ impl Home {
             country: p.country,
             name: p.name.clone(),
             endpoint: p.endpoint.clone(),
-            listen: None,
+            listen: p.listen,
             api: p.api,
             delivery: Default::default(),
         };
@@ -264,6 +266,7 @@ impl Home {
         let decryption = DecryptionKey::from_bytes(&*read_secret::<32>(&dk_path)?)
             .map_err(|e| HomeError::Invalid(format!("{}: {e}", dk_path.display())))?;
         let storage_key = read_secret::<32>(&self.keys().join("storage.key"))?;
+        check_mode(&self.token_path())?;
         let api_token = Zeroizing::new(read_text(&self.token_path())?.trim().to_string());
         let tls = self.tls_identity()?;
         let (peers, errs) = self.peers(config.country);
@@ -389,6 +392,30 @@ impl Home {
                 }),
             }
         }
+        let mut seen: Vec<(SpkiPin, Country)> = Vec::new();
+        for p in peers.values() {
+            if let Some((_, other)) = seen.iter().find(|(pin, _)| *pin == p.card.tls_spki_sha256) {
+                problems_found.push(Problem {
+                    file: self.peers_dir().join(format!("{}.toml", p.card.country)),
+                    field: "tls_spki_sha256".into(),
+                    message: format!(
+                        "the same pin is registered for {other}; every peer needs its own key"
+                    ),
+                });
+            }
+            seen.push((p.card.tls_spki_sha256, p.card.country));
+        }
+        if let Ok(config) = self.config()
+            && let Ok(own) = self.tls_identity()
+        {
+            for p in peers.values().filter(|p| p.card.tls_spki_sha256 == own.pin) {
+                problems_found.push(Problem {
+                    file: self.peers_dir().join(format!("{}.toml", p.card.country)),
+                    field: "tls_spki_sha256".into(),
+                    message: format!("is this node's own pin ({})", config.country),
+                });
+            }
+        }
         (peers, problems_found)
     }
 
@@ -481,6 +508,14 @@ impl Home {
         }
         // Another agreement file naming the same peer would be ambiguous.
         let (existing, _) = self.peers(me);
+        if let Some(other) = existing.values().find(|p| {
+            p.card.country != card.country && p.card.tls_spki_sha256 == card.tls_spki_sha256
+        }) {
+            return Err(HomeError::Invalid(format!(
+                "peer card: pin {} is already registered for {}",
+                card.tls_spki_sha256, other.card.country
+            )));
+        }
         if let Some(p) = existing.get(&card.country)
             && p.agreement.id != agreement.id
         {
@@ -497,10 +532,22 @@ impl Home {
 
     /// The API token, for local clients.
     pub fn api_token(&self) -> Result<Zeroizing<String>, HomeError> {
+        check_mode(&self.token_path())?;
         Ok(Zeroizing::new(
             read_text(&self.token_path())?.trim().to_string(),
         ))
     }
+}
+
+/// The audit detail of a `peer-added` entry: agreement, hash and pin.
+pub fn peer_added_detail(card: &PeerCard, agreement: &Agreement) -> String {
+    format!(
+        "agreement {} v{} {}; pin {}",
+        agreement.id,
+        agreement.version,
+        hex::encode(agreement.hash()),
+        card.tls_spki_sha256
+    )
 }
 
 fn at(path: &Path, e: FieldError) -> Problem {
@@ -663,6 +710,7 @@ mod tests {
             name: format!("NFP {cc}"),
             endpoint: format!("127.0.0.1:{port}"),
             api: format!("127.0.0.1:{}", port + 1).parse().unwrap(),
+            listen: None,
         }
     }
 

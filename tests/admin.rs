@@ -110,10 +110,18 @@ fn check_names_file_and_field_and_exits_2() {
     let o = run(&["check", "--home", p.al.home_str()]);
     assert_eq!(o.status.code(), Some(2));
     let out = stdout(&o);
-    assert!(out.contains("agreements/AL-GR.toml: colour"), "{out}");
+    assert!(
+        out.contains("agreements/AL-GR.toml: sla.social-inquiry-request.colour"),
+        "{out}"
+    );
     std::fs::write(&stored, text.replace("30 working days", "30 fortnights")).unwrap();
     let o = run(&["check", "--home", p.al.home_str()]);
     assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stdout(&o).contains("sla.social-inquiry-request.respond_within: "),
+        "{}",
+        stdout(&o)
+    );
     assert!(stdout(&o).contains("not a duration"), "{}", stdout(&o));
     std::fs::write(&stored, text).unwrap();
     // A bad node.toml.

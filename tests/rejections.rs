@@ -113,6 +113,7 @@ impl Forger {
             kind: Kind::SocialInquiryRequest,
             lang: "en".parse().unwrap(),
             created: jiff::Timestamp::now().as_second(),
+            minor: 0,
             reply_to: None,
             agreement: (
                 self.agreement.id.clone(),

@@ -37,6 +37,7 @@ fn build() -> serde_json::Value {
         kind: Kind::SocialInquiryRequest,
         lang: "en".parse().unwrap(),
         created: 1_795_392_000,
+        minor: 0,
         reply_to: None,
         agreement: (
             agreement.id.clone(),

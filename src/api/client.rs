@@ -99,18 +99,27 @@ impl Client {
             .await
             .map_err(|e| ClientError::Http(e.to_string()))?
             .to_bytes();
-        let json: serde_json::Value = if body.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| ClientError::Http(format!("answer is not JSON: {e}")))?
-        };
         if (200..300).contains(&status) {
-            Ok(json)
+            if body.is_empty() {
+                return Ok(serde_json::Value::Null);
+            }
+            serde_json::from_slice(&body)
+                .map_err(|e| ClientError::Http(format!("answer is not JSON: {e}")))
         } else {
-            let body: ApiError = serde_json::from_value(json).unwrap_or(ApiError {
-                code: "http".into(),
-                message: format!("HTTP status {status}"),
+            let json: serde_json::Value =
+                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            let body: ApiError = serde_json::from_value(json).unwrap_or_else(|_| ApiError {
+                code: format!("http-{status}"),
+                message: match status {
+                    413 => "request too large".to_string(),
+                    _ => format!(
+                        "HTTP status {status}: {}",
+                        String::from_utf8_lossy(&body)
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
+                    ),
+                },
                 fields: Vec::new(),
             });
             Err(ClientError::Api { status, body })

@@ -14,7 +14,14 @@ pub(super) fn init(
     name: String,
     endpoint: String,
     api: &str,
+    listen: Option<&str>,
 ) -> Result<(), Failure> {
+    let listen = match listen {
+        None => None,
+        Some(l) => Some(l.parse().map_err(|_| {
+            Failure::invalid(format!("--listen: {l:?} is not an IP address and port"))
+        })?),
+    };
     let country =
         Country::parse(country).map_err(|e| Failure::invalid(format!("--country: {e}")))?;
     let api = api
@@ -26,6 +33,7 @@ pub(super) fn init(
         name,
         endpoint,
         api,
+        listen,
     })?;
     offline_audit(
         &home,
@@ -92,13 +100,7 @@ pub(super) async fn peer_add(
                 Event::PeerAdded,
                 Record {
                     peer: Some(card.country),
-                    detail: Some(format!(
-                        "agreement {} v{} {}; pin {}",
-                        agreement.id,
-                        agreement.version,
-                        hex::encode(agreement.hash()),
-                        card.tls_spki_sha256
-                    )),
+                    detail: Some(crate::home::peer_added_detail(&card, &agreement)),
                     ..Record::default()
                 },
             )?;

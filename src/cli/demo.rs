@@ -71,6 +71,7 @@ pub(super) async fn run(keep: Option<PathBuf>) -> Result<(), Failure> {
             api: format!("127.0.0.1:{api}")
                 .parse()
                 .map_err(|_| Failure::failed("bad api address"))?,
+            listen: None,
         })?;
         super::admin::offline_audit(
             &home,
@@ -94,13 +95,13 @@ pub(super) async fn run(keep: Option<PathBuf>) -> Result<(), Failure> {
         "The admins swap peer cards out of band and register them under agreement AL-GR v1.",
     );
     for (home, card) in [(al, gr_card), (gr, al_card)] {
-        home.add_peer(&card.to_toml(), AGREEMENT)?;
+        let (card, agreement) = home.add_peer(&card.to_toml(), AGREEMENT)?;
         super::admin::offline_audit(
             home,
             crate::protocol::audit::Event::PeerAdded,
             crate::protocol::audit::Record {
                 peer: Some(card.country),
-                detail: Some("agreement AL-GR v1".into()),
+                detail: Some(crate::home::peer_added_detail(&card, &agreement)),
                 ..Default::default()
             },
         )?;

@@ -50,6 +50,9 @@ pub enum Command {
         /// Loopback address of the local operator API, HOST:PORT.
         #[arg(long)]
         api: String,
+        /// UDP address to bind when --endpoint is a host name (e.g. 0.0.0.0:7401).
+        #[arg(long)]
+        listen: Option<String>,
     },
     /// Print this node's public peer card (TOML) for the other country's admin.
     Card {
@@ -270,7 +273,8 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             name,
             endpoint,
             api,
-        } => admin::init(home, &country, name, endpoint, &api),
+            listen,
+        } => admin::init(home, &country, name, endpoint, &api, listen.as_deref()),
         Command::Card { home } => admin::card(home),
         Command::Peer {
             command:

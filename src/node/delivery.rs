@@ -183,7 +183,10 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
                             )),
                         },
                     );
-                    Outcome::Retry(format!("receipt refused: {e}"))
+                    // The peer stored the message and will return the same
+                    // receipt every time: retrying cannot help. The operator
+                    // sees why; the peer's card is probably wrong.
+                    Outcome::Refused(format!("receipt-rejected: {e}"))
                 }
             }
         }

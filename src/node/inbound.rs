@@ -25,19 +25,58 @@ pub(super) async fn accept_loop(node: Arc<Node>) {
     }
 }
 
+/// Caps how many refused handshakes a minute reach the audit trail, so an
+/// unknown host cannot flood it; the number left out is written in the next
+/// entry that gets through.
+#[derive(Debug, Default)]
+pub(crate) struct RefusalLimiter {
+    window: u64,
+    written: u32,
+    suppressed: u64,
+}
+
+/// Refused handshakes written to the audit trail per minute.
+const REFUSALS_PER_MINUTE: u32 = 30;
+
+impl RefusalLimiter {
+    /// Whether to write an entry at `now_ms`, and how many were left out
+    /// since the last one written.
+    pub(crate) fn admit(&mut self, now_ms: u64) -> Option<u64> {
+        let window = now_ms / 60_000;
+        if window != self.window {
+            self.window = window;
+            self.written = 0;
+        }
+        if self.written < REFUSALS_PER_MINUTE {
+            self.written += 1;
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed += 1;
+            None
+        }
+    }
+}
+
 async fn handle_connection(node: Arc<Node>, incoming: quinn::Incoming) {
     let remote = incoming.remote_address();
     let conn = match incoming.await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(%remote, error = %e, "TLS handshake refused");
-            node.audit(
-                Event::HandshakeRefused,
-                Record {
-                    detail: Some(format!("from {remote}: {e}").chars().take(300).collect()),
-                    ..Record::default()
-                },
-            );
+            let admitted = super::lock(&node.refusals).admit(node.now_ms());
+            if let Some(left_out) = admitted {
+                let mut detail: String = format!("from {remote}: {e}").chars().take(300).collect();
+                if left_out > 0 {
+                    detail.push_str(&format!(" ({left_out} earlier refusals not logged)"));
+                }
+                node.audit(
+                    Event::HandshakeRefused,
+                    Record {
+                        detail: Some(detail),
+                        ..Record::default()
+                    },
+                );
+            }
             return;
         }
     };
@@ -149,8 +188,19 @@ impl Node {
         };
         let now = self.now();
         let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-        let form = match Form::from_cbor(opened.meta.kind, &opened.form_cbor, today) {
-            Ok(f) => f,
+        let decoded = if envelope::is_newer_minor(opened.meta.minor) {
+            Form::from_cbor_lenient(opened.meta.kind, &opened.form_cbor, today)
+        } else {
+            Form::from_cbor(opened.meta.kind, &opened.form_cbor, today).map(|f| (f, Vec::new()))
+        };
+        let _form = match decoded {
+            Ok((f, skipped)) => {
+                if !skipped.is_empty() {
+                    tracing::info!(%peer, msg_id = %id, minor = opened.meta.minor, fields = skipped.len(),
+                        "form from a newer minor version: unknown fields kept, not interpreted");
+                }
+                f
+            }
             Err(errors) => {
                 let fields: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
                 tracing::warn!(%peer, msg_id = %id, fields = ?fields, "invalid form refused");
@@ -263,7 +313,7 @@ impl Node {
             };
             if let Err(e) = self
                 .store
-                .put_incoming(&rec, &env, &form.to_cbor(), &receipt, nonce)
+                .put_incoming(&rec, &env, &opened.form_cbor, &receipt, nonce)
             {
                 return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
             }
@@ -285,5 +335,19 @@ impl Node {
             return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
         }
         Response::Receipt(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefusalLimiter;
+
+    #[test]
+    fn refusals_are_capped_per_minute_and_counted() {
+        let mut l = RefusalLimiter::default();
+        let written = (0..100).filter(|_| l.admit(1_000).is_some()).count();
+        assert_eq!(written, 30);
+        assert_eq!(l.admit(61_000), Some(70));
+        assert_eq!(l.admit(61_001), Some(0));
     }
 }

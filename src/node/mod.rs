@@ -70,6 +70,7 @@ pub struct Node {
     pub(crate) inbound_lock: tokio::sync::Mutex<()>,
     pub(crate) connections: tokio::sync::Mutex<HashMap<Country, quinn::Connection>>,
     pub(crate) api_token: Zeroizing<String>,
+    pub(crate) refusals: Mutex<inbound::RefusalLimiter>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -194,6 +195,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         inbound_lock: tokio::sync::Mutex::new(()),
         connections: tokio::sync::Mutex::new(HashMap::new()),
         api_token: setup.api_token,
+        refusals: Mutex::new(inbound::RefusalLimiter::default()),
         shutdown,
     });
     let mut tasks = tokio::task::JoinSet::new();

@@ -52,6 +52,10 @@ pub enum SendError {
     /// Sealing failed.
     #[error("cannot seal the envelope: {0}")]
     Seal(String),
+    /// The message was stored and queued, but the disk sync failed: it will
+    /// be sent, but may not survive a crash before the next sync.
+    #[error("message {0} is queued, but syncing it to disk failed; check the disk")]
+    NotDurable(MessageId),
 }
 
 /// A message as the API and CLI show it. Times are RFC 3339 UTC.
@@ -133,7 +137,11 @@ impl Node {
     /// Validates, seals, stores durably and queues a form. Returns its id.
     pub async fn send(self: &Arc<Self>, req: SendRequest) -> Result<MessageId, SendError> {
         let result = self.prepare_and_store(&req).await;
-        if let Err(e) = &result {
+        // A failure of the final sync comes after the message was stored and
+        // queued: it is not a refusal, and the message will still go.
+        if let Err(e) = &result
+            && !matches!(e, SendError::NotDurable(_))
+        {
             let detail = match e {
                 SendError::InvalidForm(errs) => format!(
                     "invalid-form: {}",
@@ -144,7 +152,7 @@ impl Node {
                 ),
                 SendError::UnknownPeer(_) => "unknown-peer".into(),
                 SendError::Invalid(_) => "invalid-request".into(),
-                SendError::Store(_) | SendError::Seal(_) => "internal".into(),
+                _ => "internal".into(),
             };
             self.audit(
                 Event::SendRefused,
@@ -214,6 +222,7 @@ impl Node {
             from: self.me,
             kind: req.kind,
             lang,
+            minor: envelope::MINOR,
             created: now.as_second(),
             reply_to: req.reply_to,
             agreement: (
@@ -262,10 +271,13 @@ impl Node {
                 detail: Some(req.kind.as_str().to_string()),
             },
         );
-        self.sync.wait().await?;
+        let synced = self.sync.wait().await;
         let now_ms = self.now_ms();
         lock(&self.queue).push(id, req.to, now_ms);
         self.notify_for(req.to).notify_one();
+        if synced.is_err() {
+            return Err(SendError::NotDurable(id));
+        }
         tracing::info!(peer = %req.to, msg_id = %id, kind = %req.kind, "queued");
         Ok(id)
     }
@@ -287,8 +299,9 @@ impl Node {
         };
         let cbor = self.store.form(id)?.unwrap_or_default();
         let today = self.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-        // Stored forms were validated on the way in; decode without
-        // re-judging them against today's date.
+        // Decode with the form's type; a form that no longer passes today's
+        // rules, or that carries fields of a newer minor version, is shown
+        // as its stored CBOR, so nothing is hidden or lost.
         let form = Form::from_cbor(rec.kind, &cbor, today)
             .map(|f| f.to_json())
             .or_else(|_| {
@@ -333,13 +346,7 @@ impl Node {
             Event::PeerAdded,
             Record {
                 peer: Some(card.country),
-                detail: Some(format!(
-                    "agreement {} v{} {}; pin {}",
-                    agreement.id,
-                    agreement.version,
-                    hex::encode(agreement.hash()),
-                    card.tls_spki_sha256
-                )),
+                detail: Some(crate::home::peer_added_detail(&card, &agreement)),
                 ..Record::default()
             },
         );

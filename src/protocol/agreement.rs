@@ -52,7 +52,7 @@ pub struct AgreementRef<'a> {
 impl Agreement {
     /// Parses and validates an agreement from TOML.
     pub fn from_toml(text: &str) -> Result<Agreement, Vec<FieldError>> {
-        let a: Agreement = toml::from_str(text).map_err(|e| vec![toml_error(&e)])?;
+        let a: Agreement = toml::from_str(text).map_err(|e| vec![toml_error(text, &e)])?;
         let problems = a.validate();
         if problems.is_empty() {
             Ok(a)
@@ -203,7 +203,7 @@ respond_within = "30 working days"
 
     #[test]
     fn problems_name_their_field() {
-        let e = Agreement::from_toml(&format!("{AL_GR}\nextra = 1\n")).unwrap_err();
+        let e = Agreement::from_toml(&format!("extra = 1\n{AL_GR}")).unwrap_err();
         assert_eq!(e[0].field, "extra");
         let e = Agreement::from_toml(&AL_GR.replace("[\"AL\", \"GR\"]", "[\"AL\", \"AL\"]"))
             .unwrap_err();
@@ -214,6 +214,9 @@ respond_within = "30 working days"
         let e =
             Agreement::from_toml(&AL_GR.replace("30 working days", "30 fortnights")).unwrap_err();
         assert!(e[0].message.contains("not a duration"), "{e:?}");
+        assert_eq!(e[0].field, "sla.social-inquiry-request.respond_within");
+        let e = Agreement::from_toml(&format!("{AL_GR}colour = 1\n")).unwrap_err();
+        assert_eq!(e[0].field, "sla.social-inquiry-request.colour");
         let e = Agreement::from_toml(&AL_GR.replace("\"el\"", "\"greek\"")).unwrap_err();
         assert!(e[0].message.contains("ISO 639-1"), "{e:?}");
     }

@@ -26,7 +26,7 @@ pub struct PeerCard {
 impl PeerCard {
     /// Parses a card from TOML, refusing unknown keys.
     pub fn from_toml(text: &str) -> Result<PeerCard, FieldError> {
-        let card: PeerCard = toml::from_str(text).map_err(|e| toml_error(&e))?;
+        let card: PeerCard = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         card.validate()?;
         Ok(card)
     }
@@ -64,22 +64,44 @@ pub fn validate_endpoint(s: &str) -> Result<(), String> {
     }
 }
 
-/// Turns a TOML error into a field error naming the key and line.
-pub fn toml_error(e: &toml::de::Error) -> FieldError {
+/// Turns a TOML error into a field error naming the dotted key (with its
+/// table) and the line, found from the error's position in `text`.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> FieldError {
     let msg = e.message().to_string();
-    // The toml crate names unknown keys in its message; it does not expose
-    // the path, so we recover what we can from the span.
-    let field = msg
-        .split('`')
-        .nth(1)
-        .filter(|_| msg.starts_with("unknown field") || msg.starts_with("missing field"))
-        .unwrap_or("(document)")
-        .to_string();
-    let loc = e
-        .span()
-        .map(|s| format!(" (at byte {})", s.start))
-        .unwrap_or_default();
-    FieldError::new(field, format!("{msg}{loc}"))
+    let Some(span) = e.span() else {
+        return FieldError::new("(document)", msg);
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[start..]
+        .find('\n')
+        .map(|i| start + i)
+        .unwrap_or(text.len());
+    let line = &text[line_start..line_end];
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    // The nearest table header above the line.
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let missing = msg
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+        .map(str::to_string);
+    let field = match (missing, key, table) {
+        (Some(m), _, _) => m,
+        (None, Some(k), Some(t)) => format!("{t}.{k}"),
+        (None, Some(k), None) => k,
+        (None, None, Some(t)) => t,
+        (None, None, None) => "(document)".to_string(),
+    };
+    FieldError::new(field, format!("{msg} (line {line_no})"))
 }
 
 #[cfg(test)]
@@ -114,6 +136,9 @@ tls_spki_sha256 = "sha256:000000000000000000000000000000000000000000000000000000
     #[test]
     fn bad_values_name_the_problem() {
         assert!(PeerCard::from_toml(&CARD.replace("\"GR\"", "\"Greece\"")).is_err());
+        let e = PeerCard::from_toml(&CARD.replace("\"GR\"", "\"Greece\"")).unwrap_err();
+        assert_eq!(e.field, "country");
+        assert!(e.message.contains("line 2"), "{e:?}");
         let e = PeerCard::from_toml(&CARD.replace("127.0.0.1:7401", "127.0.0.1")).unwrap_err();
         assert_eq!(e.field, "endpoint");
         assert!(validate_endpoint("[::1]:7401").is_ok());

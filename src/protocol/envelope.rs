@@ -39,13 +39,41 @@ pub const CT_BODY: &str = "application/nfp-body+cbor; v=1";
 pub const CT_RECEIPT: &str = "application/nfp-receipt+cbor; v=1";
 /// Largest envelope a node accepts, in bytes.
 pub const MAX_ENVELOPE: usize = MAX_FORM_BYTES + 8 * 1024;
-/// Protocol version in `meta.v` and `receipt.v`.
+/// Major protocol version in `meta.v` and `receipt.v`. A node refuses any
+/// other major version.
 pub const VERSION: u32 = 1;
+/// Minor protocol version this node writes in `meta.minor` (absent when 0).
+/// A newer minor version only adds optional fields; a node keeps them.
+pub const MINOR: u32 = 0;
+/// Every metadata key of this minor version.
+const META_KEYS: &[&str] = &[
+    "v",
+    "id",
+    "to",
+    "case",
+    "from",
+    "kind",
+    "lang",
+    "minor",
+    "created",
+    "reply_to",
+    "agreement",
+];
+
+/// Whether `minor` is newer than the minor version this node speaks.
+pub fn is_newer_minor(minor: u32) -> bool {
+    minor > MINOR
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
 
 /// Everything an envelope says about itself; signed and bound as AEAD
-/// associated data. Field order is the canonical CBOR key order.
+/// associated data. Field order is the canonical CBOR key order. Unknown
+/// keys are refused unless the sender's minor version is newer than ours;
+/// either way the original bytes are kept in the stored envelope.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Meta {
     /// Protocol version, 1.
     pub v: u32,
@@ -61,6 +89,9 @@ pub struct Meta {
     pub kind: Kind,
     /// Language of the form's free text.
     pub lang: Language,
+    /// Minor protocol version (0 when absent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub minor: u32,
     /// Creation time, Unix seconds.
     pub created: UnixTime,
     /// The message this one answers.
@@ -84,7 +115,8 @@ pub struct Receipt {
     pub from: Country,
     /// SHA-256 of the envelope bytes as received.
     pub envelope: serde_bytes::ByteBuf,
-    /// When the receiver stored it durably, Unix seconds.
+    /// When the receiver accepted it, Unix seconds. The receipt itself is
+    /// sent only after the message is durably stored.
     pub received: UnixTime,
 }
 
@@ -371,13 +403,47 @@ pub fn read_outer(envelope: &[u8]) -> Result<Outer, EnvelopeError> {
     }
     let meta_bytes = header_bytes(&cose.protected.header, LABEL_META)
         .ok_or_else(|| EnvelopeError::Malformed("no metadata in the protected header".into()))?;
-    let meta: Meta = ciborium::from_reader(meta_bytes.as_slice())
+    let generic: Value = ciborium::from_reader(meta_bytes.as_slice())
+        .map_err(|e| EnvelopeError::Malformed(format!("metadata: {e}")))?;
+    if let Some(kind) = generic.as_map().and_then(|m| {
+        m.iter()
+            .find(|(k, _)| k.as_text() == Some("kind"))
+            .and_then(|(_, v)| v.as_text())
+    }) && Kind::parse(kind).is_none()
+    {
+        return Err(EnvelopeError::Unsupported(format!(
+            "message kind {:?}; this node speaks: {}",
+            kind.chars().take(40).collect::<String>(),
+            Kind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let meta: Meta = generic
+        .deserialized()
         .map_err(|e| EnvelopeError::Malformed(format!("metadata: {e}")))?;
     if meta.v != VERSION {
         return Err(EnvelopeError::Unsupported(format!(
-            "protocol version {}",
+            "protocol version {}; this node speaks version {VERSION} (minor {MINOR})",
             meta.v
         )));
+    }
+    if !is_newer_minor(meta.minor) {
+        let unknown = generic.as_map().and_then(|m| {
+            m.iter().find_map(|(k, _)| match k.as_text() {
+                Some(t) if META_KEYS.contains(&t) => None,
+                Some(t) => Some(t.to_string()),
+                None => Some("(non-text key)".to_string()),
+            })
+        });
+        if let Some(k) = unknown {
+            return Err(EnvelopeError::Malformed(format!(
+                "unknown metadata field {k:?} in minor version {}",
+                meta.minor
+            )));
+        }
     }
     check_case_ref(&meta.case)?;
     Ok(Outer {
@@ -567,6 +633,7 @@ mod tests {
             kind: Kind::SocialInquiryRequest,
             lang: "en".parse().unwrap(),
             created: 1_790_000_000,
+            minor: 0,
             reply_to: None,
             agreement: (
                 agreement.id.clone(),
@@ -658,6 +725,23 @@ mod tests {
         assert_eq!(e.rejection().code, RejectCode::AgreementMismatch);
         assert!(e.to_string().contains(&hex::encode(a.hash())));
         assert!(e.to_string().contains(&hex::encode(a2.hash())));
+    }
+
+    #[test]
+    fn versions_are_checked() {
+        let k = keys();
+        let a = agreement();
+        let mut m = meta(&a);
+        m.v = 2;
+        let env = seal(&m, b"\xa0", &k.gr_sign, &k.al_dec.public(), [3; 32]).unwrap();
+        let e = read_outer(&env).unwrap_err();
+        assert!(e.to_string().contains("this node speaks version 1"), "{e}");
+        assert_eq!(e.rejection().code, RejectCode::Unsupported);
+        // A newer minor version is accepted.
+        let mut m = meta(&a);
+        m.minor = MINOR + 1;
+        let env = seal(&m, b"\xa0", &k.gr_sign, &k.al_dec.public(), [3; 32]).unwrap();
+        assert_eq!(read_outer(&env).unwrap().meta.minor, MINOR + 1);
     }
 
     #[test]

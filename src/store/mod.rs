@@ -8,9 +8,10 @@
 //!
 //! Durability: sled's `flush()` does not fsync on Linux, so [`Store::sync`]
 //! flushes and then fsyncs the store's files and directory itself.
-//! Envelopes and forms are capped well below sled's blob threshold
-//! (segment size / 4 = 128 KiB), so no value ever lands in a separate blob
-//! file that this sync would miss.
+//! sled writes any log item above its blob threshold (segment size / 4 =
+//! 128 KiB, reached when a page holding several large values is rewritten)
+//! to its own file under `blobs/`; [`Store::sync`] fsyncs every blob file it
+//! has not synced before, and the directory.
 
 mod durable;
 mod records;
@@ -75,6 +76,7 @@ pub struct Store {
     audit: sled::Tree,
     chain: Mutex<Chain>,
     form_key: Zeroizing<[u8; 32]>,
+    synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
 }
 
 impl Store {
@@ -103,9 +105,13 @@ impl Store {
             db,
             chain: Mutex::new(Chain::empty()),
             form_key: Zeroizing::new(*form_key),
+            synced_blobs: Mutex::new(std::collections::HashSet::new()),
         };
         let chain = store.recover_chain().map_err(|e| open_err(e.to_string()))?;
         *store.lock_chain() = chain;
+        store
+            .reconcile_outbox()
+            .map_err(|e| open_err(e.to_string()))?;
         Ok(store)
     }
 
@@ -144,10 +150,63 @@ impl Store {
         Ok(before.verify_next(&last)?.1)
     }
 
+    /// Makes the outbox agree with the message records after a crash
+    /// between writes: a queued outgoing record always has an outbox entry,
+    /// and an outbox entry without a record (the send never completed, so
+    /// the operator never got its id) is dropped with its envelope.
+    fn reconcile_outbox(&self) -> Result<(), StoreError> {
+        let queued: std::collections::HashSet<MessageId> = self
+            .messages(None)?
+            .into_iter()
+            .filter(|r| r.direction == Direction::Out && r.state == State::Queued)
+            .map(|r| {
+                let key = r.id.to_bytes();
+                if !self.outbox.contains_key(key).unwrap_or(true) {
+                    let _ = self.outbox.insert(key, r.peer.as_str().as_bytes());
+                }
+                r.id
+            })
+            .collect();
+        for (id, _) in self.outbox()? {
+            if !queued.contains(&id) {
+                let key = id.to_bytes();
+                self.outbox.remove(key).map_err(io)?;
+                if self.messages.get(key).map_err(io)?.is_none() {
+                    self.envelopes.remove(key).map_err(io)?;
+                    self.forms.remove(key).map_err(io)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Flushes sled and fsyncs its files: after this returns, everything
     /// written before it survives a crash or power loss.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(io)?;
+        let blobs = self.path.join("blobs");
+        if let Ok(entries) = std::fs::read_dir(&blobs) {
+            let mut synced = match self.synced_blobs.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let mut any = false;
+            for e in entries.flatten() {
+                let name = e.file_name();
+                if !synced.contains(&name) {
+                    std::fs::File::open(e.path())
+                        .and_then(|f| f.sync_all())
+                        .map_err(io)?;
+                    synced.insert(name);
+                    any = true;
+                }
+            }
+            if any {
+                std::fs::File::open(&blobs)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io)?;
+            }
+        }
         for name in ["db", "conf"] {
             let p = self.path.join(name);
             if p.exists() {
@@ -239,8 +298,8 @@ impl Store {
             .map_err(|_| corrupt("does not decrypt with this node's storage key"))
     }
 
-    /// Stores an outgoing message and queues it. The record is written
-    /// last: it is the commit point.
+    /// Stores an outgoing message and queues it. The record is the commit
+    /// point; [`Store::open`] reconciles the outbox with it after a crash.
     pub fn put_outgoing(
         &self,
         rec: &MessageRecord,
@@ -253,10 +312,10 @@ impl Store {
         self.forms
             .insert(key, self.seal_form(rec.id, form_cbor, nonce)?)
             .map_err(io)?;
+        self.messages.insert(key, rec.encode()?).map_err(io)?;
         self.outbox
             .insert(key, rec.peer.as_str().as_bytes())
             .map_err(io)?;
-        self.messages.insert(key, rec.encode()?).map_err(io)?;
         Ok(())
     }
 

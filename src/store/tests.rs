@@ -88,3 +88,34 @@ fn a_broken_audit_tail_refuses_to_open() {
         other => panic!("expected an open error, got {:?}", other.err()),
     }
 }
+
+#[test]
+fn the_outbox_is_reconciled_with_the_records_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let committed = MessageId::new(1, [1; 10]);
+    let orphan = MessageId::new(2, [2; 10]);
+    {
+        let s = Store::open(dir.path(), &[7; 32]).unwrap();
+        s.put_outgoing(
+            &record(committed, Direction::Out, State::Queued),
+            b"e",
+            b"f",
+            [0; 24],
+        )
+        .unwrap();
+        // A crash after the record but before the outbox entry ...
+        s.outbox.remove(committed.to_bytes()).unwrap();
+        // ... and one before the record (the operator never got this id).
+        s.envelopes
+            .insert(orphan.to_bytes(), b"e".to_vec())
+            .unwrap();
+        s.outbox.insert(orphan.to_bytes(), b"AL".to_vec()).unwrap();
+        s.sync().unwrap();
+    }
+    let s = Store::open(dir.path(), &[7; 32]).unwrap();
+    assert_eq!(
+        s.outbox().unwrap(),
+        vec![(committed, "AL".parse().unwrap())]
+    );
+    assert!(s.envelope(orphan).unwrap().is_none());
+}

@@ -61,6 +61,15 @@ macro_rules! kinds {
                 })
             }
 
+            fn parse_json_with(
+                kind: Kind,
+                de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+            ) -> Result<Form, serde_path_to_error::Error<serde_json::Error>> {
+                Ok(match kind {
+                    $( Kind::$variant => Form::$variant(serde_path_to_error::deserialize(de)?), )+
+                })
+            }
+
             fn parse_cbor(kind: Kind, cbor: &[u8]) -> Result<Form, Vec<FieldError>> {
                 let bad = |e: ciborium::de::Error<std::io::Error>| {
                     vec![FieldError::new("(document)", cbor_error(&e))]
@@ -145,6 +154,65 @@ impl Form {
         Ok(form)
     }
 
+    /// Decodes a form from a peer that speaks a newer minor version of the
+    /// protocol: fields this node does not know are skipped instead of
+    /// refused, and their paths are returned. The caller keeps the original
+    /// bytes, so nothing the peer sent is lost.
+    pub fn from_cbor_lenient(
+        kind: Kind,
+        cbor: &[u8],
+        today: Date,
+    ) -> Result<(Form, Vec<String>), Vec<FieldError>> {
+        if cbor.len() > MAX_FORM_BYTES {
+            return Err(vec![too_big()]);
+        }
+        let value: ciborium::value::Value = ciborium::from_reader(cbor)
+            .map_err(|e| vec![FieldError::new("(document)", cbor_error(&e))])?;
+        // Forms hold no byte strings, so JSON is a lossless view of them.
+        let mut json = serde_json::to_value(&value)
+            .map_err(|e| vec![FieldError::new("(document)", e.to_string())])?;
+        let mut skipped = Vec::new();
+        // Each pass removes one unknown field; a form has at most a few.
+        for _ in 0..64 {
+            let bytes = serde_json::to_vec(&json)
+                .map_err(|e| vec![FieldError::new("(document)", e.to_string())])?;
+            let de = &mut serde_json::Deserializer::from_slice(&bytes);
+            let attempt = Form::parse_json_with(kind, de);
+            match attempt {
+                Ok(form) => {
+                    form.validate(today)?;
+                    return Ok((form, skipped));
+                }
+                Err(e) => {
+                    let msg = e.inner().to_string();
+                    let Some(name) = msg
+                        .strip_prefix("unknown field `")
+                        .and_then(|r| r.split('`').next())
+                    else {
+                        return Err(json_error(e));
+                    };
+                    let name = name.to_string();
+                    let removed = remove_at(&mut json, e.path(), &name);
+                    let path = e.path().to_string();
+                    skipped.push(if path.is_empty() || path == "." {
+                        name
+                    } else if path.ends_with(&format!(".{name}")) || path == name {
+                        path
+                    } else {
+                        format!("{path}.{name}")
+                    });
+                    if !removed {
+                        return Err(json_error(e));
+                    }
+                }
+            }
+        }
+        Err(vec![FieldError::new(
+            "(document)",
+            "too many unknown fields",
+        )])
+    }
+
     /// Every rule the types cannot express.
     pub fn validate(&self, today: Date) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -181,6 +249,34 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> Vec<FieldErro
     vec![FieldError::new(path_or_document(&path), msg)]
 }
 
+/// Removes key `name` from the object at `path` in `v`.
+fn remove_at(v: &mut serde_json::Value, path: &serde_path_to_error::Path, name: &str) -> bool {
+    use serde_path_to_error::Segment;
+    let mut cur = v;
+    let segs: Vec<&Segment> = path.iter().collect();
+    // The path may end with the unknown key itself.
+    let segs = match segs.split_last() {
+        Some((Segment::Map { key }, rest)) if key == name => rest.to_vec(),
+        _ => segs,
+    };
+    for seg in segs {
+        cur = match seg {
+            Segment::Map { key } => match cur.get_mut(key.as_str()) {
+                Some(next) => next,
+                None => return false,
+            },
+            Segment::Seq { index } => match cur.get_mut(*index) {
+                Some(next) => next,
+                None => return false,
+            },
+            Segment::Enum { .. } | Segment::Unknown => return false,
+        };
+    }
+    cur.as_object_mut()
+        .map(|o| o.remove(name).is_some())
+        .unwrap_or(false)
+}
+
 fn path_or_document(p: &str) -> String {
     if p.is_empty() || p == "." {
         "(document)".to_string()
@@ -198,3 +294,42 @@ fn cbor_error<T: std::fmt::Debug>(e: &ciborium::de::Error<T>) -> String {
 }
 
 pub(crate) use common::text;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../config/forms/social-inquiry-request.json");
+
+    #[test]
+    fn a_newer_minor_version_keeps_working_and_reports_unknown_fields() {
+        let today = jiff::civil::date(2026, 11, 23);
+        let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        v["future_field"] = "x".into();
+        v["child"]["eye_colour"] = "brown".into();
+        v["family"][0]["phone"] = "000".into();
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&v, &mut cbor).unwrap();
+        // Strict decoding refuses it ...
+        assert!(Form::from_cbor(Kind::SocialInquiryRequest, &cbor, today).is_err());
+        // ... lenient decoding skips and names the unknown fields.
+        let (form, skipped) =
+            Form::from_cbor_lenient(Kind::SocialInquiryRequest, &cbor, today).unwrap();
+        assert_eq!(form.kind(), Kind::SocialInquiryRequest);
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert!(
+            skipped.contains(&"child.eye_colour".to_string()),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped.contains(&"family[0].phone".to_string())
+                || skipped.contains(&"family.0.phone".to_string()),
+            "{skipped:?}"
+        );
+        // A broken known field is still an error.
+        v["child"]["sex"] = "x".into();
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&v, &mut cbor).unwrap();
+        assert!(Form::from_cbor_lenient(Kind::SocialInquiryRequest, &cbor, today).is_err());
+    }
+}
