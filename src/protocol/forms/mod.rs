@@ -105,6 +105,28 @@ macro_rules! kinds {
 kinds! {
     SocialInquiryRequest => "social-inquiry-request", SocialInquiryRequest,
         "R asks H to assess the child's family and community.";
+    SocialInquiryReport => "social-inquiry-report", assessment::SocialInquiryReport,
+        "H reports on the family (part 1) and the community (part 2).";
+    SecurityAssessmentRequest => "security-assessment-request", assessment::SecurityAssessmentRequest,
+        "R asks H for a police security assessment.";
+    SecurityAssessmentReport => "security-assessment-report", assessment::SecurityAssessmentReport,
+        "H's police assessment of the risks to the child.";
+    ContinuityOfCare => "continuity-of-care", care::ContinuityOfCare,
+        "R tells H, before a transfer, what care the child has had and needs.";
+    MissingChildNotice => "missing-child-notice", care::MissingChildNotice,
+        "A child has gone missing (urgent).";
+    MissingChildUpdate => "missing-child-update", care::MissingChildUpdate,
+        "News on a missing child: missing, sighted, found or closed.";
+    FollowUpRequest => "follow-up-request", followup::FollowUpRequest,
+        "R asks H for a follow-up report after the child's return.";
+    FollowUpReport => "follow-up-report", followup::FollowUpReport,
+        "H reports on the child after return, with a score card.";
+    CaseUpdate => "case-update", followup::CaseUpdate,
+        "A guardian appointed, a decision, a return agreement or objection, legal proceedings or transfer arrangements.";
+    Acknowledgement => "acknowledgement", followup::Acknowledgement,
+        "A person has taken the case; names the responsible officer.";
+    CaseClosure => "case-closure", followup::CaseClosure,
+        "A proposal or confirmation to close the case.";
 }
 
 impl Kind {

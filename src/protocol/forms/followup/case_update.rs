@@ -230,7 +230,7 @@ mod tests {
         errors
     }
 
-    fn check(v: serde_json::Value) -> Vec<FieldError> {
+    fn check(v: &serde_json::Value) -> Vec<FieldError> {
         errors_of(&parse(&v.to_string()).unwrap())
     }
 
@@ -318,10 +318,11 @@ mod tests {
 
     #[test]
     fn an_objection_needs_reasons() {
-        let e = check(json!({ "type": "return-agreement", "position": "object" }));
+        let e = check(&json!({ "type": "return-agreement", "position": "object" }));
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].field, "reasons");
-        let e = check(json!({ "type": "return-agreement", "position": "object", "reasons": "  " }));
+        let e =
+            check(&json!({ "type": "return-agreement", "position": "object", "reasons": "  " }));
         assert_eq!(e[0].field, "reasons");
     }
 
@@ -330,22 +331,22 @@ mod tests {
         let mut v = every_event();
         v[0]["documents"] = json!([]);
         v[0]["accompanying_adult"]["name"] = "".into();
-        let e = check(v[0].clone());
+        let e = check(&v[0].clone());
         let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["accompanying_adult.name", "documents"]);
 
         v[0]["accompanying_adult"]["name"] = "Demo Escort-Example".into();
         v[0]["documents"] = json!(["Travel document", "\u{1b}[31m"]);
-        assert_eq!(check(v[0].clone())[0].field, "documents[1]");
+        assert_eq!(check(&v[0].clone())[0].field, "documents[1]");
 
         v[1]["appointed_on"] = "2026-12-01".into();
-        assert_eq!(check(v[1].clone())[0].field, "appointed_on");
+        assert_eq!(check(&v[1].clone())[0].field, "appointed_on");
 
         v[2]["child_view"] = "".into();
-        assert_eq!(check(v[2].clone())[0].field, "child_view");
+        assert_eq!(check(&v[2].clone())[0].field, "child_view");
 
         v[5]["summary"] = " \n ".into();
-        assert_eq!(check(v[5].clone())[0].field, "summary");
+        assert_eq!(check(&v[5].clone())[0].field, "summary");
     }
 
     #[test]

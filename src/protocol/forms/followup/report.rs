@@ -184,6 +184,7 @@ impl FollowUpReport {
 
     /// Whether any domain is scored red flag, which calls for urgent
     /// consultation between the NFPs.
+    #[must_use]
     pub fn has_red_flag(&self) -> bool {
         self.score_card.iter().any(|l| l.score == Score::RedFlag)
     }
