@@ -85,8 +85,6 @@ fn gr_sends_al_receives_and_the_receipt_comes_back() {
         "--form",
         p.form.to_str().unwrap(),
         "--json",
-        "--reply-to",
-        &id,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -98,56 +96,6 @@ fn gr_sends_al_receives_and_the_receipt_comes_back() {
     // Offline, the audit still verifies from the store.
     let o = run(&["audit", "verify", "--home", p.al.home_str(), "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
-}
-
-#[test]
-fn reply_to_threads_a_message() {
-    let mut p = pair();
-    p.al.serve();
-    p.gr.serve();
-    let o = p.gr.send("AL", "C-7", &p.form);
-    let first = stdout(&o).trim().to_string();
-    p.gr.wait_state(&first, "delivered", 20);
-    // AL answers on the same case, naming the message it answers.
-    let o = run(&[
-        "send",
-        "--home",
-        p.al.home_str(),
-        "--to",
-        "GR",
-        "--kind",
-        "social-inquiry-request",
-        "--case",
-        "C-7",
-        "--form",
-        p.form.to_str().unwrap(),
-        "--reply-to",
-        &first,
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let second = v["id"].as_str().unwrap().to_string();
-    p.al.wait_state(&second, "delivered", 20);
-    let at_gr = p.gr.message(&second).unwrap();
-    assert_eq!(at_gr["reply_to"], first);
-    // A reply naming an unknown message is refused as invalid input.
-    let o = run(&[
-        "send",
-        "--home",
-        p.al.home_str(),
-        "--to",
-        "GR",
-        "--kind",
-        "social-inquiry-request",
-        "--case",
-        "C-7",
-        "--form",
-        p.form.to_str().unwrap(),
-        "--reply-to",
-        "01M84RVHMSV890PY66W28100EF",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod admin;
 mod audit;
 mod demo;
+mod form;
 mod operator;
 
 use clap::{Parser, Subcommand};
@@ -134,6 +135,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Work with forms offline: list kinds, print a template or schema, validate a file.
+    Form {
+        /// What to do with forms.
+        #[command(subcommand)]
+        command: FormCommand,
+    },
     /// Run two example nodes (AL and GR) on loopback and exchange a real case message.
     Demo {
         /// Keep the demo homes in this directory instead of a temporary one.
@@ -156,6 +163,43 @@ pub enum PeerCommand {
         /// The agreement file (TOML) both parties use.
         #[arg(long)]
         agreement: PathBuf,
+    },
+}
+
+/// Form commands.
+#[derive(Debug, Subcommand)]
+pub enum FormCommand {
+    /// List the message kinds.
+    Kinds {
+        /// Language of the labels (ISO 639-1); English is built in.
+        #[arg(long)]
+        lang: Option<String>,
+        /// Node home whose labels/ holds other languages' catalogues.
+        #[arg(long)]
+        home: Option<PathBuf>,
+    },
+    /// Print a fill-in JSON template for a kind.
+    Template {
+        /// Message kind, e.g. social-inquiry-request.
+        kind: String,
+        /// Language of the labels (ISO 639-1); English is built in.
+        #[arg(long)]
+        lang: Option<String>,
+        /// Node home whose labels/ holds other languages' catalogues.
+        #[arg(long)]
+        home: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of a kind's form.
+    Schema {
+        /// Message kind.
+        kind: String,
+    },
+    /// Check a form file; names each bad field, exit 2 when one is bad.
+    Validate {
+        /// Message kind.
+        kind: String,
+        /// The form, as a JSON file.
+        file: PathBuf,
     },
 }
 
@@ -313,6 +357,14 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Audit { command } => match command {
             AuditCommand::List { home, json } => audit::list(home, json).await,
             AuditCommand::Verify { home, json } => audit::verify(home, json).await,
+        },
+        Command::Form { command } => match command {
+            FormCommand::Kinds { lang, home } => form::kinds(lang.as_deref(), home),
+            FormCommand::Template { kind, lang, home } => {
+                form::template_cmd(&kind, lang.as_deref(), home)
+            }
+            FormCommand::Schema { kind } => form::schema(&kind),
+            FormCommand::Validate { kind, file } => form::validate(&kind, file),
         },
         Command::Demo { keep } => demo::run(keep).await,
     }

@@ -219,6 +219,27 @@ impl Node {
                 );
             }
         };
+        if let Some(r) = opened.meta.reply_to {
+            let problem = match self.store.message(r) {
+                Ok(Some(m)) if m.peer != peer || m.case != opened.meta.case => {
+                    Some(format!("reply_to {r} belongs to another case or peer"))
+                }
+                Ok(Some(m)) => opened.meta.kind.reply_error(m.kind),
+                Ok(None) => Some(format!("reply_to {r}: this node has no such message")),
+                Err(_) => None,
+            };
+            if let Some(message) = problem {
+                return self.reject(
+                    peer,
+                    Some(id),
+                    Some(hash),
+                    Rejection {
+                        code: RejectCode::BadReply,
+                        message,
+                    },
+                );
+            }
+        }
         let unavailable = |e: String| Rejection {
             code: RejectCode::Unavailable,
             message: format!("receiver could not store the message: {e}"),

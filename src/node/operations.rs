@@ -195,7 +195,11 @@ impl Node {
         };
         if let Some(r) = req.reply_to {
             match self.store.message(r)? {
-                Some(m) if m.peer == req.to && m.case == req.case => {}
+                Some(m) if m.peer == req.to && m.case == req.case => {
+                    if let Some(why) = req.kind.reply_error(m.kind) {
+                        return Err(SendError::Invalid(format!("--reply-to {r}: {why}")));
+                    }
+                }
                 Some(_) => {
                     return Err(SendError::Invalid(format!(
                         "--reply-to {r} belongs to another case or peer"

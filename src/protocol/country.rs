@@ -112,6 +112,20 @@ impl<'de> Deserialize<'de> for Country {
     }
 }
 
+impl schemars::JsonSchema for Country {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Country".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Z]{2}$",
+            "description": "ISO 3166-1 alpha-2 country code, e.g. GR"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

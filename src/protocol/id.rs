@@ -104,6 +104,20 @@ impl<'de> serde::Deserialize<'de> for MessageId {
     }
 }
 
+impl schemars::JsonSchema for MessageId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MessageId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+            "description": "message id: 26 characters of Crockford base32"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

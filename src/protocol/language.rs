@@ -117,6 +117,20 @@ impl<'de> Deserialize<'de> for Language {
     }
 }
 
+impl schemars::JsonSchema for Language {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Language".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[a-z]{2}$",
+            "description": "ISO 639-1 language code, e.g. en"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod forms;
 pub mod id;
 pub mod keys;
+pub mod labels;
 pub mod language;
 pub mod wire;
 

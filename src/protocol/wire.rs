@@ -57,6 +57,9 @@ pub enum RejectCode {
     InvalidForm,
     /// A message id already used for different content.
     Replay,
+    /// `reply_to` names a message this node does not know, of another
+    /// case, or of a kind the message cannot answer.
+    BadReply,
     /// The receiver could not store the message; try again later.
     Unavailable,
 }
@@ -75,6 +78,7 @@ impl RejectCode {
         RejectCode::LanguageNotAgreed,
         RejectCode::InvalidForm,
         RejectCode::Replay,
+        RejectCode::BadReply,
         RejectCode::Unavailable,
     ];
 
@@ -92,6 +96,7 @@ impl RejectCode {
             RejectCode::LanguageNotAgreed => "language-not-agreed",
             RejectCode::InvalidForm => "invalid-form",
             RejectCode::Replay => "replay",
+            RejectCode::BadReply => "bad-reply",
             RejectCode::Unavailable => "unavailable",
         }
     }

@@ -13,7 +13,9 @@ pub const PROSE_MAX: usize = 20_000;
 pub const SHORT_MAX: usize = 1_000;
 
 /// Identity of the child (personal data).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Child {
     /// Given names.
@@ -27,6 +29,7 @@ pub struct Child {
     pub sex: Sex,
     /// Date of birth, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::protocol::forms::common::DateText>")]
     pub date_of_birth: Option<Date>,
     /// Estimated year of birth, when the date is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,7 +39,9 @@ pub struct Child {
 }
 
 /// Sex as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Sex {
     /// Female.
@@ -50,7 +55,9 @@ pub enum Sex {
 }
 
 /// A family member the child named.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct FamilyMember {
     /// Relationship to the child.
@@ -65,7 +72,9 @@ pub struct FamilyMember {
 }
 
 /// Relationship of a family member to the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Relationship {
     /// Mother.
@@ -84,8 +93,34 @@ pub enum Relationship {
     LegalGuardian,
 }
 
+/// Schema stand-in for a calendar date written `YYYY-MM-DD`.
+pub struct DateText;
+
+impl schemars::JsonSchema for DateText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Date".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "date" })
+    }
+}
+
+/// Schema stand-in for an RFC 3339 time, e.g. `2026-11-20T18:30:00Z`.
+pub struct TimestampText;
+
+impl schemars::JsonSchema for TimestampText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "date-time" })
+    }
+}
+
 /// Who wrote or is responsible for something.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Officer {
     /// Full name.
@@ -97,7 +132,9 @@ pub struct Officer {
 }
 
 /// The role of an officer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum OfficerRole {
     /// Social worker.
@@ -117,7 +154,9 @@ pub enum OfficerRole {
 }
 
 /// Yes, no, or not known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum YesNoUnknown {
     /// Yes.

@@ -30,7 +30,9 @@ pub use request::FollowUpRequest;
 /// Which point in the follow-up schedule a request or report concerns
 /// (domain brief §2: 3 and 9 months, spot checks at 6, 12 and 18 months,
 /// twice a year or yearly until 18, or outside any schedule).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 // serde's kebab-case would give `month3`, so the month variants are named
 // explicitly.
 #[serde(rename_all = "kebab-case")]

@@ -10,6 +10,7 @@ pub mod care;
 pub mod common;
 pub mod followup;
 pub mod social_inquiry_request;
+pub mod template;
 
 use crate::protocol::FieldError;
 use jiff::civil::Date;
@@ -32,6 +33,13 @@ macro_rules! kinds {
         impl Kind {
             /// Every kind this node can send and receive.
             pub const ALL: &'static [Kind] = &[ $( Kind::$variant, )+ ];
+
+            /// The JSON Schema (draft 2020-12) of the kind's form, as an
+            /// operator writes it.
+            pub fn schema(&self) -> serde_json::Value {
+                let schema = match self { $( Kind::$variant => schemars::schema_for!($form), )+ };
+                serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
+            }
 
             /// The kind's name, e.g. `social-inquiry-request`.
             pub fn as_str(&self) -> &'static str {
@@ -130,6 +138,55 @@ kinds! {
 }
 
 impl Kind {
+    /// The kinds a message of this kind may answer with `--reply-to`.
+    pub fn answers(&self) -> &'static [Kind] {
+        use Kind::*;
+        match self {
+            SocialInquiryReport => &[SocialInquiryRequest],
+            SecurityAssessmentReport => &[SecurityAssessmentRequest],
+            FollowUpReport => &[FollowUpRequest],
+            MissingChildUpdate => &[MissingChildNotice, MissingChildUpdate],
+            Acknowledgement => &[
+                SocialInquiryRequest,
+                SecurityAssessmentRequest,
+                ContinuityOfCare,
+                MissingChildNotice,
+                FollowUpRequest,
+                CaseUpdate,
+                CaseClosure,
+            ],
+            CaseUpdate => Kind::ALL,
+            CaseClosure => &[CaseClosure, FollowUpReport, CaseUpdate],
+            // Requests and notices open a thread; they may follow up a case update.
+            SocialInquiryRequest
+            | SecurityAssessmentRequest
+            | ContinuityOfCare
+            | MissingChildNotice
+            | FollowUpRequest => &[CaseUpdate],
+        }
+    }
+
+    /// Whether a message of this kind may answer one of kind `other`.
+    pub fn may_answer(&self, other: Kind) -> bool {
+        self.answers().contains(&other)
+    }
+
+    /// Why this kind may not answer `other`, in plain words.
+    pub fn reply_error(&self, other: Kind) -> Option<String> {
+        if self.may_answer(other) {
+            return None;
+        }
+        let fits: Vec<&str> = self.answers().iter().map(|k| k.as_str()).collect();
+        Some(format!(
+            "a {self} cannot answer a {other}; it may answer: {}",
+            if fits.is_empty() {
+                "nothing".to_string()
+            } else {
+                fits.join(", ")
+            }
+        ))
+    }
+
     /// The kind named `s`, if any.
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.iter().copied().find(|k| k.as_str() == s)

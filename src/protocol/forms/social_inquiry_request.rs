@@ -8,7 +8,9 @@ use crate::protocol::forms::text;
 use jiff::civil::Date;
 
 /// The request, as the operator fills it in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct SocialInquiryRequest {
     /// Who the child is.
@@ -27,7 +29,9 @@ pub struct SocialInquiryRequest {
 }
 
 /// Why a social inquiry is requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
     /// To assess whether return to the family is in the child's best interests.
@@ -41,7 +45,9 @@ pub enum Reason {
 }
 
 /// Whether return is an option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReturnOption {
     /// Return is an option.

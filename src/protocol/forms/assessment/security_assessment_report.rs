@@ -9,10 +9,13 @@ use crate::protocol::forms::common::{Officer, OfficerRole, PROSE_MAX, not_future
 use jiff::civil::Date;
 
 /// The report, as H's police officer fills it in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityAssessmentReport {
     /// The day the assessment was completed.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub assessment_date: Date,
     /// Who wrote it; always a police officer.
     pub author: Officer,
@@ -33,7 +36,9 @@ pub struct SecurityAssessmentReport {
 }
 
 /// One assessed risk.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Risk {
     /// How high the risk is.
@@ -44,7 +49,16 @@ pub struct Risk {
 
 /// How high a risk is.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum RiskLevel {
@@ -59,7 +73,9 @@ pub enum RiskLevel {
 }
 
 /// The police recommendation on return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Recommendation {
     /// Return is possible without special protection.

@@ -18,7 +18,9 @@ const PERSONS_MAX: usize = 30;
 const NOTES_MAX: usize = 4_000;
 
 /// The request, as R's operator fills it in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityAssessmentRequest {
     /// Who the child is.
@@ -33,7 +35,9 @@ pub struct SecurityAssessmentRequest {
 }
 
 /// Someone who may be a danger to the child (personal data, sensitive).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct PersonOfConcern {
     /// Given names, when known.
@@ -49,7 +53,9 @@ pub struct PersonOfConcern {
 }
 
 /// How a person of concern is connected to the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConcernRelationship {
     /// Mother, father or step-parent.

@@ -18,7 +18,9 @@ const ORGANISATIONS_MAX: usize = 30;
 const AGE_MAX: u8 = 120;
 
 /// The report, as H's social worker fills it in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct SocialInquiryReport {
     /// Part 1: the family.
@@ -28,10 +30,13 @@ pub struct SocialInquiryReport {
 }
 
 /// Part 1 of the report: the family assessment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct FamilyAssessment {
     /// Date of the home visit, or of the attempt when the family refused it.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub visit_date: Date,
     /// Who wrote this part; never a police officer.
     pub author: Officer,
@@ -66,7 +71,9 @@ pub struct FamilyAssessment {
 }
 
 /// A person living in the household (personal data).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct HouseholdMember {
     /// Relationship to the child.
@@ -87,7 +94,9 @@ pub struct HouseholdMember {
 }
 
 /// Relationship of a household member to the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum HouseholdRelationship {
     /// Mother.
@@ -115,7 +124,9 @@ pub enum HouseholdRelationship {
 }
 
 /// The family's ability to meet the child's basic needs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct BasicNeeds {
     /// Overall judgement.
@@ -125,7 +136,9 @@ pub struct BasicNeeds {
 }
 
 /// How far the family can meet the child's basic needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ability {
     /// Able to meet them.
@@ -137,7 +150,9 @@ pub enum Ability {
 }
 
 /// Whether the family is willing to take the child back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Willingness {
     /// Willing.
@@ -151,7 +166,9 @@ pub enum Willingness {
 }
 
 /// A protection concern found in the family, from the agreed checklist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtectionConcern {
     /// The child's needs are neglected.
@@ -214,7 +231,9 @@ impl ProtectionConcern {
 }
 
 /// Whether a family or community is a suitable place for the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Suitability {
     /// Suitable as it is.
@@ -228,7 +247,9 @@ pub enum Suitability {
 }
 
 /// Part 2 of the report: the community assessment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct CommunityAssessment {
     /// Schooling, vocational training and work open to the child.
@@ -249,7 +270,9 @@ pub struct CommunityAssessment {
 }
 
 /// Schooling, training and work open to the child.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Opportunities {
     /// Overall judgement.
@@ -259,7 +282,9 @@ pub struct Opportunities {
 }
 
 /// How available something is to the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Availability {
     /// Available.
@@ -273,7 +298,9 @@ pub enum Availability {
 }
 
 /// How local services meet the child's needs over time.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct NeedsCoverage {
     /// The first weeks after return.

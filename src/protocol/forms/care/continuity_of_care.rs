@@ -24,7 +24,9 @@ const PROCEEDINGS_MAX: usize = 20;
 const DOCUMENT_NUMBER_MAX: usize = 100;
 
 /// The continuity-of-care form, as the operator fills it in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct ContinuityOfCare {
     /// The consent that allows this form to be sent at all.
@@ -55,7 +57,9 @@ pub struct ContinuityOfCare {
 
 /// The consent of the child and of the temporary guardian to share this
 /// form with the home country.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Consent {
     /// The child agreed that this information is shared.
@@ -63,11 +67,14 @@ pub struct Consent {
     /// The temporary guardian agreed that this information is shared.
     pub guardian_consented: bool,
     /// The day the consents were recorded.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub recorded_on: Date,
 }
 
 /// Facts about the child's identity document.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityDocument {
     /// What kind of document it is.
@@ -78,7 +85,9 @@ pub struct IdentityDocument {
 }
 
 /// A kind of identity document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DocumentType {
     /// Passport.
@@ -94,15 +103,19 @@ pub enum DocumentType {
 }
 
 /// One placement in the child's care history.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Placement {
     /// What kind of placement it was.
     pub placement_type: PlacementType,
     /// First day in the placement.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub from: Date,
     /// Last day in the placement; absent while it goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::protocol::forms::common::DateText>")]
     pub to: Option<Date>,
     /// How the child fared there; required for `other`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +123,9 @@ pub struct Placement {
 }
 
 /// A kind of care placement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlacementType {
     /// Foster family.
@@ -128,7 +143,9 @@ pub enum PlacementType {
 }
 
 /// A service the child has received.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// What kind of service.
@@ -136,11 +153,14 @@ pub struct Service {
     /// Who provides it.
     pub provider: String,
     /// When it started.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub from: Date,
 }
 
 /// A kind of service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceType {
     /// Psychosocial support or counselling.
@@ -160,7 +180,9 @@ pub enum ServiceType {
 }
 
 /// The child's current health care (sensitive data).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
     /// Conditions being or recently treated; empty when there are none.
@@ -172,7 +194,9 @@ pub struct Health {
 }
 
 /// One condition and its treatment.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCare {
     /// Physical or mental health.
@@ -186,7 +210,9 @@ pub struct HealthCare {
 }
 
 /// Area of health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum HealthArea {
     /// Physical health.
@@ -196,7 +222,9 @@ pub enum HealthArea {
 }
 
 /// A legal proceeding the child takes part in (sensitive data).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct LegalProceeding {
     /// The child's role in it.
@@ -211,7 +239,9 @@ pub struct LegalProceeding {
 }
 
 /// The child's role in a legal proceeding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProceedingRole {
     /// Victim.
@@ -223,7 +253,9 @@ pub enum ProceedingRole {
 }
 
 /// How far a legal proceeding has got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProceedingStatus {
     /// Under police or prosecutor investigation.
@@ -238,7 +270,9 @@ pub enum ProceedingStatus {
 
 /// Protection concerns before repatriation, by group. At least one group
 /// must be filled in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct ProtectionConcerns {
     /// The main concerns for the child's protection.

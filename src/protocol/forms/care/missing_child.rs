@@ -9,12 +9,15 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 /// The urgent notice that a child has gone missing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct MissingChildNotice {
     /// Who the child is.
     pub child: Child,
     /// When the child was last seen (RFC 3339, e.g. `2026-11-22T18:30:00Z`).
+    #[schemars(with = "crate::protocol::forms::common::TimestampText")]
     pub last_seen_at: Timestamp,
     /// Where the child was last seen.
     pub last_seen_where: String,
@@ -33,7 +36,9 @@ pub struct MissingChildNotice {
 }
 
 /// The placement a child went missing from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct MissingFrom {
     /// What kind of placement it was.
@@ -44,7 +49,9 @@ pub struct MissingFrom {
 }
 
 /// A kind of placement a child can go missing from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum MissingFromPlacement {
     /// Shelter.
@@ -60,7 +67,9 @@ pub enum MissingFromPlacement {
 }
 
 /// How much immediate danger a missing child is thought to be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RiskLevel {
     /// High.
@@ -72,13 +81,16 @@ pub enum RiskLevel {
 }
 
 /// Later news about a missing child.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct MissingChildUpdate {
     /// The child's status now.
     pub status: MissingStatus,
     /// When the status was established, e.g. when the child was sighted or
     /// found (RFC 3339).
+    #[schemars(with = "crate::protocol::forms::common::TimestampText")]
     pub when: Timestamp,
     /// Where the child was sighted or found; required for those statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,7 +104,9 @@ pub struct MissingChildUpdate {
 }
 
 /// The status of a missing child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum MissingStatus {
     /// Still missing.

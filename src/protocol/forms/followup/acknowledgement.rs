@@ -7,12 +7,15 @@ use crate::protocol::forms::common::{Officer, PROSE_MAX, not_future, opt_text};
 use jiff::civil::Date;
 
 /// The acknowledgement, as the operator fills it in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Acknowledgement {
     /// The officer now responsible for the case.
     pub responsible_officer: Officer,
     /// The day the officer took the case on.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub taken_on: Date,
     /// Anything the sender should know, e.g. when a first answer can be
     /// expected.

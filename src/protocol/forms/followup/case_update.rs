@@ -22,7 +22,9 @@ use jiff::civil::Date;
 const DOCUMENTS_MAX: usize = 30;
 
 /// A case event, tagged by `type`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum CaseUpdate {
     /// R tells H that a guardian was appointed.
@@ -38,7 +40,9 @@ pub enum CaseUpdate {
 }
 
 /// A guardian was appointed for the child.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GuardianAppointed {
     /// What kind of guardian.
@@ -46,6 +50,7 @@ pub struct GuardianAppointed {
     /// The authority that appointed the guardian.
     pub authority: String,
     /// The day of the appointment.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub appointed_on: Date,
     /// Whether the child's parents may be told of plans; yes unless that is
     /// not in the child's best interests.
@@ -53,7 +58,9 @@ pub struct GuardianAppointed {
 }
 
 /// What kind of guardian was appointed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum GuardianType {
     /// A legal guardian.
@@ -65,7 +72,9 @@ pub enum GuardianType {
 }
 
 /// The decision on the child's future.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     /// What was decided.
@@ -79,7 +88,9 @@ pub struct Decision {
 }
 
 /// Where the child's future lies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DecisionOutcome {
     /// The child stays in the country where they were found.
@@ -91,7 +102,9 @@ pub enum DecisionOutcome {
 }
 
 /// H's answer on the child's return.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnAgreement {
     /// Agree or object. An objection blocks the return.
@@ -102,7 +115,9 @@ pub struct ReturnAgreement {
 }
 
 /// Whether H agrees to the return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReturnPosition {
     /// H agrees to the return.
@@ -112,7 +127,9 @@ pub enum ReturnPosition {
 }
 
 /// News of legal proceedings in which the child is involved.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct LegalProceedingsUpdate {
     /// The stage the proceedings have reached.
@@ -122,7 +139,9 @@ pub struct LegalProceedingsUpdate {
 }
 
 /// A stage of legal proceedings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LegalStage {
     /// Police or prosecutor's investigation.
@@ -140,10 +159,13 @@ pub enum LegalStage {
 }
 
 /// How the child is to travel.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct TransferArrangements {
     /// The day of the transfer.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub date: Date,
     /// Where the child crosses the border or is handed over.
     pub border_point: String,
@@ -155,7 +177,9 @@ pub struct TransferArrangements {
 }
 
 /// The adult who accompanies the child.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct AccompanyingAdult {
     /// Full name.

@@ -11,7 +11,9 @@ use jiff::civil::Date;
 const CRITERIA_MAX: usize = 30;
 
 /// The closure proposal or confirmation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct CaseClosure {
     /// Whether this proposes closure or confirms it.
@@ -30,7 +32,9 @@ pub struct CaseClosure {
 }
 
 /// Whether closure is proposed or confirmed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClosureStage {
     /// The sender proposes to close the case.
@@ -40,7 +44,9 @@ pub enum ClosureStage {
 }
 
 /// Why a case is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClosureReason {
     /// The reintegration objectives were met.

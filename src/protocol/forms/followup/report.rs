@@ -26,10 +26,13 @@ pub const DEFAULT_DOMAINS: &[ScoreDomain] = &[
 ];
 
 /// The report, as H's officer fills it in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpReport {
     /// The day the report was written.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub report_date: Date,
     /// Which follow-up in the schedule the report answers.
     pub period: FollowUpPoint,
@@ -54,7 +57,9 @@ pub struct FollowUpReport {
 }
 
 /// How the child has progressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Progress {
     /// Good progress.
@@ -68,7 +73,9 @@ pub enum Progress {
 }
 
 /// One line of the score card.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct DomainScore {
     /// The domain scored.
@@ -81,7 +88,9 @@ pub struct DomainScore {
 }
 
 /// A monitoring domain of the score card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScoreDomain {
     /// Schooling, vocational training or work.
@@ -120,7 +129,9 @@ impl ScoreDomain {
 
 /// A score on the card. A red flag calls for urgent consultation between
 /// the two NFPs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Score {
     /// Good.

@@ -12,14 +12,18 @@ const QUESTION_MAX: usize = 2_000;
 const QUESTIONS_MAX: usize = 50;
 
 /// The request, as the operator fills it in.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpRequest {
     /// The day the child returned to H; the schedule counts from it.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub return_date: Date,
     /// Which follow-up in the schedule this is.
     pub follow_up: FollowUpPoint,
     /// The day by which R asks for the report.
+    #[schemars(with = "crate::protocol::forms::common::DateText")]
     pub report_due: Date,
     /// What R especially wants to know; required for an ad-hoc request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
