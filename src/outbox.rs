@@ -40,6 +40,7 @@ struct Item {
     attempts: u32,
     next_at: u64,
     in_flight: bool,
+    urgent: bool,
 }
 
 /// The in-memory delivery queue.
@@ -54,18 +55,20 @@ impl Queue {
         Queue::default()
     }
 
-    /// Adds a message, due at `now`.
-    pub fn push(&mut self, id: MessageId, peer: Country, now: u64) {
+    /// Adds a message, due at `now`. Urgent messages (missing-child
+    /// notices, red flags) go ahead of routine ones.
+    pub fn push(&mut self, id: MessageId, peer: Country, urgent: bool, now: u64) {
         self.items.entry(id).or_insert(Item {
             peer,
             attempts: 0,
             next_at: now,
             in_flight: false,
+            urgent,
         });
     }
 
-    /// Up to `limit` messages for `peer` that are due at `now`, oldest
-    /// first; they are marked in flight.
+    /// Up to `limit` messages for `peer` that are due at `now`, urgent ones
+    /// first, then oldest first; they are marked in flight.
     pub fn take_due(&mut self, peer: Country, now: u64, limit: usize) -> Vec<MessageId> {
         let in_flight = self
             .items
@@ -74,13 +77,19 @@ impl Queue {
             .count();
         let room = limit.saturating_sub(in_flight);
         let mut out = Vec::new();
-        for (id, item) in self.items.iter_mut() {
-            if out.len() >= room {
-                break;
-            }
-            if item.peer == peer && !item.in_flight && item.next_at <= now {
-                item.in_flight = true;
-                out.push(*id);
+        for pass_urgent in [true, false] {
+            for (id, item) in self.items.iter_mut() {
+                if out.len() >= room {
+                    return out;
+                }
+                if item.urgent == pass_urgent
+                    && item.peer == peer
+                    && !item.in_flight
+                    && item.next_at <= now
+                {
+                    item.in_flight = true;
+                    out.push(*id);
+                }
             }
         }
         out
@@ -155,7 +164,7 @@ mod tests {
         let mut q = Queue::new();
         let ids: Vec<MessageId> = (0..5).map(|i| MessageId::new(i, [0; 10])).collect();
         for id in &ids {
-            q.push(*id, al(), 0);
+            q.push(*id, al(), false, 0);
         }
         let first = q.take_due(al(), 0, 2);
         assert_eq!(first, ids[..2].to_vec());
@@ -168,6 +177,17 @@ mod tests {
         assert!(q.take_due(al(), 10, 10).contains(&first[0]));
         assert_eq!(q.len_for(al()), 4);
         assert!(q.take_due("GR".parse().unwrap(), 10, 10).is_empty());
+    }
+
+    #[test]
+    fn urgent_messages_go_first() {
+        let mut q = Queue::new();
+        let routine = MessageId::new(1, [0; 10]);
+        let urgent = MessageId::new(2, [0; 10]);
+        q.push(routine, al(), false, 0);
+        q.push(urgent, al(), true, 0);
+        assert_eq!(q.take_due(al(), 0, 1), vec![urgent]);
+        assert_eq!(q.take_due(al(), 0, 2), vec![routine]);
     }
 
     proptest! {

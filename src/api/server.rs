@@ -38,6 +38,8 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
     let authed = axum::Router::new()
         .route("/v1/messages", post(send).get(list))
         .route("/v1/messages/{id}", get(show))
+        .route("/v1/messages/{id}/retry", post(retry))
+        .route("/v1/backup", post(backup))
         .route("/v1/peers", post(add_peer).get(peers))
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
@@ -144,6 +146,61 @@ async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
             StatusCode::NOT_FOUND,
             "not-found",
             format!("no message {id}"),
+        )),
+    }
+}
+
+async fn retry(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
+    let id = MessageId::parse(&id).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            e.to_string(),
+        )
+    })?;
+    match node.retry(id).await {
+        Ok(view) => Ok(Json(view).into_response()),
+        Err(e @ SendError::Invalid(_)) => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            e.to_string(),
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupRequest {
+    out: std::path::PathBuf,
+}
+
+async fn backup(State(node): State<Arc<Node>>, body: axum::body::Bytes) -> Reply {
+    let req: BackupRequest = serde_json::from_slice(&body).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            format!("request body: {e}"),
+        )
+    })?;
+    if !req.out.is_absolute() {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            "out must be an absolute path",
+        ));
+    }
+    match node.backup(req.out.clone()).await {
+        Ok(s) => Ok(Json(json!({
+            "file": req.out,
+            "items": s.items,
+            "audit_entries": s.audit_entries,
+        }))
+        .into_response()),
+        Err(e) => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "backup-failed",
+            e.to_string(),
         )),
     }
 }

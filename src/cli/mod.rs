@@ -129,6 +129,35 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Put a failed message back in the queue.
+    Retry {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Message id.
+        id: String,
+    },
+    /// Write a consistent backup of the store (online, or offline when the node is stopped).
+    Backup {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Backup file to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a stopped node's home.
+    Restore {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Move an existing store aside instead of refusing.
+        #[arg(long)]
+        force: bool,
+    },
     /// Read and verify the audit trail.
     Audit {
         /// What to do with the audit trail.
@@ -354,6 +383,9 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Messages { home, case, json } => operator::messages(home, case, json).await,
         Command::Show { home, id, json } => operator::show(home, &id, json).await,
+        Command::Retry { home, id } => operator::retry(home, &id).await,
+        Command::Backup { home, out } => admin::backup(home, out).await,
+        Command::Restore { home, from, force } => admin::restore(home, from, force).await,
         Command::Audit { command } => match command {
             AuditCommand::List { home, json } => audit::list(home, json).await,
             AuditCommand::Verify { home, json } => audit::verify(home, json).await,

@@ -167,3 +167,17 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+pub(super) async fn retry(home: PathBuf, id: &str) -> Result<(), Failure> {
+    let id =
+        crate::protocol::id::MessageId::parse(id).map_err(|e| Failure::invalid(e.to_string()))?;
+    let client = Client::for_home(&Home::new(home))?;
+    let v = client
+        .post(&format!("/v1/messages/{id}/retry"), &serde_json::json!({}))
+        .await?;
+    eprintln!(
+        "message {id} is queued again for {}",
+        v["peer"].as_str().unwrap_or("?")
+    );
+    Ok(())
+}

@@ -25,9 +25,46 @@ pub(super) async fn accept_loop(node: Arc<Node>) {
     }
 }
 
+/// How long a peer may take to send a whole request frame.
+const STREAM_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Connections one peer may hold open at once.
+const CONNECTIONS_PER_PEER: usize = 8;
+/// Handshakes in progress at once, from anyone.
+pub(crate) const HANDSHAKES_IN_PROGRESS: usize = 64;
+
 /// Caps how many refused handshakes a minute reach the audit trail, so an
 /// unknown host cannot flood it; the number left out is written in the next
 /// entry that gets through.
+/// One of a peer's connection slots; given back on drop.
+struct ConnectionSlot {
+    node: Arc<Node>,
+    peer: Country,
+}
+
+impl ConnectionSlot {
+    fn take(node: &Arc<Node>, peer: Country) -> Option<ConnectionSlot> {
+        let mut counts = super::lock(&node.peer_connections);
+        let n = counts.entry(peer).or_insert(0);
+        if *n >= CONNECTIONS_PER_PEER {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            node: node.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut counts = super::lock(&self.node.peer_connections);
+        if let Some(n) = counts.get_mut(&self.peer) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct RefusalLimiter {
     window: u64,
@@ -59,7 +96,29 @@ impl RefusalLimiter {
 
 async fn handle_connection(node: Arc<Node>, incoming: quinn::Incoming) {
     let remote = incoming.remote_address();
-    let conn = match incoming.await {
+    // Bound the handshakes in flight, so a flood of connection attempts
+    // cannot hold the node's memory or tasks.
+    let Ok(permit) = node.handshakes.clone().try_acquire_owned() else {
+        tracing::warn!(%remote, "too many handshakes in progress; refused");
+        incoming.refuse();
+        return;
+    };
+    let handshake = match incoming.accept() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::debug!(%remote, error = %e, "cannot accept");
+            return;
+        }
+    };
+    let conn = match tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await {
+        Err(_) => {
+            tracing::warn!(%remote, "handshake timed out");
+            return;
+        }
+        Ok(r) => r,
+    };
+    drop(permit);
+    let conn = match conn {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(%remote, error = %e, "TLS handshake refused");
@@ -92,14 +151,29 @@ async fn handle_connection(node: Arc<Node>, incoming: quinn::Incoming) {
         );
         return;
     };
+    let _slot = match ConnectionSlot::take(&node, peer) {
+        Some(s) => s,
+        None => {
+            tracing::warn!(%peer, %remote, "too many connections from this peer; closed");
+            conn.close(2u32.into(), b"too many connections");
+            return;
+        }
+    };
     tracing::debug!(%peer, %remote, "peer connected");
     node.peer_seen(peer);
     while let Ok((mut send, mut recv)) = conn.accept_bi().await {
         let node = node.clone();
         tokio::spawn(async move {
-            let response = match transport::read_frame(&mut recv).await {
-                Ok(bytes) => node.receive(peer, &bytes).await,
-                Err(TransportError::TooLarge) => node.reject(
+            let read =
+                tokio::time::timeout(STREAM_READ_TIMEOUT, transport::read_frame(&mut recv)).await;
+            let response = match read {
+                Err(_) => {
+                    tracing::warn!(%peer, "stream not finished in time; dropped");
+                    let _ = recv.stop(1u32.into());
+                    return;
+                }
+                Ok(Ok(bytes)) => node.receive(peer, &bytes).await,
+                Ok(Err(TransportError::TooLarge)) => node.reject(
                     peer,
                     None,
                     None,
@@ -108,7 +182,7 @@ async fn handle_connection(node: Arc<Node>, incoming: quinn::Incoming) {
                         message: "frame too large".into(),
                     },
                 ),
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "stream failed");
                     return;
                 }

@@ -71,6 +71,8 @@ pub struct Node {
     pub(crate) connections: tokio::sync::Mutex<HashMap<Country, quinn::Connection>>,
     pub(crate) api_token: Zeroizing<String>,
     pub(crate) refusals: Mutex<inbound::RefusalLimiter>,
+    pub(crate) handshakes: Arc<tokio::sync::Semaphore>,
+    pub(crate) peer_connections: Mutex<HashMap<Country, usize>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -163,8 +165,8 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
     };
     let now_ms = u64::try_from(clock.now().as_millisecond()).unwrap_or(0);
     let mut queue = Queue::new();
-    for (id, peer) in store.outbox()? {
-        queue.push(id, peer, now_ms);
+    for (id, peer, urgent) in store.outbox_entries()? {
+        queue.push(id, peer, urgent, now_ms);
     }
     let api_listener = tokio::net::TcpListener::bind(setup.config.api)
         .await
@@ -196,6 +198,8 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         connections: tokio::sync::Mutex::new(HashMap::new()),
         api_token: setup.api_token,
         refusals: Mutex::new(inbound::RefusalLimiter::default()),
+        handshakes: Arc::new(tokio::sync::Semaphore::new(inbound::HANDSHAKES_IN_PROGRESS)),
+        peer_connections: Mutex::new(HashMap::new()),
         shutdown,
     });
     let mut tasks = tokio::task::JoinSet::new();

@@ -265,7 +265,9 @@ impl Node {
             envelope_sha256: serde_bytes::ByteBuf::from(hash.to_vec()),
         };
         let nonce = crate::home::random::<24>().map_err(|e| SendError::Seal(e.to_string()))?;
-        self.store.put_outgoing(&rec, &env, &form_cbor, *nonce)?;
+        let urgent = form.is_urgent();
+        self.store
+            .put_outgoing(&rec, &env, &form_cbor, urgent, *nonce)?;
         self.audit(
             Event::MessageQueued,
             Record {
@@ -277,7 +279,7 @@ impl Node {
         );
         let synced = self.sync.wait().await;
         let now_ms = self.now_ms();
-        lock(&self.queue).push(id, req.to, now_ms);
+        lock(&self.queue).push(id, req.to, urgent, now_ms);
         self.notify_for(req.to).notify_one();
         if synced.is_err() {
             return Err(SendError::NotDurable(id));
@@ -359,5 +361,71 @@ impl Node {
             tokio::spawn(super::delivery::peer_worker(self.clone(), card.country));
         }
         Ok((card.country, agreement.id))
+    }
+}
+
+impl Node {
+    /// Puts a failed outgoing message back in the queue.
+    pub async fn retry(self: &Arc<Self>, id: MessageId) -> Result<MessageView, SendError> {
+        let rec = self
+            .store
+            .message(id)?
+            .ok_or_else(|| SendError::Invalid(format!("no message {id}")))?;
+        if rec.direction != Direction::Out {
+            return Err(SendError::Invalid(format!(
+                "message {id} was received, not sent; only sent messages can be retried"
+            )));
+        }
+        if rec.state == State::Delivered {
+            return Err(SendError::Invalid(format!(
+                "message {id} is already delivered"
+            )));
+        }
+        let rec = self
+            .store
+            .requeue(id)?
+            .ok_or_else(|| SendError::Invalid(format!("no message {id}")))?;
+        self.audit(
+            Event::MessageRequeued,
+            Record {
+                peer: Some(rec.peer),
+                message: Some(id),
+                envelope: None,
+                detail: None,
+            },
+        );
+        self.sync.wait().await?;
+        let now_ms = self.now_ms();
+        {
+            let mut q = lock(&self.queue);
+            q.remove(id);
+            q.push(id, rec.peer, false, now_ms);
+        }
+        self.notify_for(rec.peer).notify_one();
+        Ok(MessageView::from(&rec))
+    }
+
+    /// Writes a consistent backup of the store to `out`.
+    pub async fn backup(
+        self: &Arc<Self>,
+        out: std::path::PathBuf,
+    ) -> Result<crate::store::BackupSummary, StoreError> {
+        let store = self.store.clone();
+        let path = out.clone();
+        let summary = tokio::task::spawn_blocking(move || store.backup(&path))
+            .await
+            .map_err(|e| StoreError::Io(e.to_string()))??;
+        self.audit(
+            Event::BackupWritten,
+            Record {
+                detail: Some(format!(
+                    "{} items, {} audit entries",
+                    summary.items, summary.audit_entries
+                )),
+                ..Record::default()
+            },
+        );
+        let _ = self.sync.wait().await;
+        Ok(summary)
     }
 }

@@ -41,6 +41,10 @@ pub enum Event {
     InboundRejected,
     /// A TLS handshake was refused (unpinned or unknown peer).
     HandshakeRefused,
+    /// An operator put a failed message back in the queue.
+    MessageRequeued,
+    /// A backup of the store was written.
+    BackupWritten,
 }
 
 impl Event {
@@ -57,6 +61,8 @@ impl Event {
         Event::DuplicateReceived,
         Event::InboundRejected,
         Event::HandshakeRefused,
+        Event::MessageRequeued,
+        Event::BackupWritten,
     ];
 
     /// Stable code written in entries.
@@ -73,6 +79,8 @@ impl Event {
             Event::DuplicateReceived => "duplicate-received",
             Event::InboundRejected => "inbound-rejected",
             Event::HandshakeRefused => "handshake-refused",
+            Event::MessageRequeued => "message-requeued",
+            Event::BackupWritten => "backup-written",
         }
     }
 

@@ -13,8 +13,11 @@
 //! to its own file under `blobs/`; [`Store::sync`] fsyncs every blob file it
 //! has not synced before, and the directory.
 
+mod backup;
 mod durable;
 mod records;
+
+pub use backup::{BackupSummary, restore};
 
 pub use durable::GroupSync;
 pub use records::{Direction, MessageRecord, State};
@@ -77,6 +80,8 @@ pub struct Store {
     chain: Mutex<Chain>,
     form_key: Zeroizing<[u8; 32]>,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
+    /// Every write holds this shared; a backup holds it exclusively.
+    write_gate: std::sync::RwLock<()>,
 }
 
 impl Store {
@@ -106,6 +111,7 @@ impl Store {
             chain: Mutex::new(Chain::empty()),
             form_key: Zeroizing::new(*form_key),
             synced_blobs: Mutex::new(std::collections::HashSet::new()),
+            write_gate: std::sync::RwLock::new(()),
         };
         let chain = store.recover_chain().map_err(|e| open_err(e.to_string()))?;
         *store.lock_chain() = chain;
@@ -113,6 +119,20 @@ impl Store {
             .reconcile_outbox()
             .map_err(|e| open_err(e.to_string()))?;
         Ok(store)
+    }
+
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        match self.write_gate.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn pause_writers(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        match self.write_gate.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
     }
 
     fn lock_chain(&self) -> std::sync::MutexGuard<'_, Chain> {
@@ -162,7 +182,7 @@ impl Store {
             .map(|r| {
                 let key = r.id.to_bytes();
                 if !self.outbox.contains_key(key).unwrap_or(true) {
-                    let _ = self.outbox.insert(key, r.peer.as_str().as_bytes());
+                    let _ = self.outbox.insert(key, outbox_value(r.peer, false));
                 }
                 r.id
             })
@@ -227,6 +247,7 @@ impl Store {
         rec: Record,
         now: UnixTime,
     ) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let mut chain = self.lock_chain();
         let (entry, bytes, next) = chain.append(event, rec, now)?;
         self.audit
@@ -305,8 +326,10 @@ impl Store {
         rec: &MessageRecord,
         envelope: &[u8],
         form_cbor: &[u8],
+        urgent: bool,
         nonce: [u8; 24],
     ) -> Result<(), StoreError> {
+        let _w = self.writing();
         let key = rec.id.to_bytes();
         self.envelopes.insert(key, envelope).map_err(io)?;
         self.forms
@@ -314,7 +337,7 @@ impl Store {
             .map_err(io)?;
         self.messages.insert(key, rec.encode()?).map_err(io)?;
         self.outbox
-            .insert(key, rec.peer.as_str().as_bytes())
+            .insert(key, outbox_value(rec.peer, urgent))
             .map_err(io)?;
         Ok(())
     }
@@ -328,6 +351,7 @@ impl Store {
         receipt: &[u8],
         nonce: [u8; 24],
     ) -> Result<(), StoreError> {
+        let _w = self.writing();
         let key = rec.id.to_bytes();
         self.envelopes.insert(key, envelope).map_err(io)?;
         self.forms
@@ -346,6 +370,7 @@ impl Store {
         receipt: &[u8],
         at: UnixTime,
     ) -> Result<Option<MessageRecord>, StoreError> {
+        let _w = self.writing();
         let key = id.to_bytes();
         let Some(mut rec) = self.message(id)? else {
             return Ok(None);
@@ -361,6 +386,7 @@ impl Store {
 
     /// Marks a sent message failed for good and takes it off the outbox.
     pub fn mark_failed(&self, id: MessageId, reason: &str) -> Result<(), StoreError> {
+        let _w = self.writing();
         let key = id.to_bytes();
         if let Some(mut rec) = self.message(id)? {
             rec.state = State::Failed;
@@ -373,6 +399,7 @@ impl Store {
 
     /// Notes a failed attempt (the message stays queued).
     pub fn note_attempt(&self, id: MessageId, error: &str) -> Result<(), StoreError> {
+        let _w = self.writing();
         if let Some(mut rec) = self.message(id)? {
             rec.attempts = rec.attempts.saturating_add(1);
             rec.last_error = Some(error.chars().take(500).collect());
@@ -431,24 +458,60 @@ impl Store {
         }
     }
 
-    /// Every queued message with its peer.
-    pub fn outbox(&self) -> Result<Vec<(MessageId, Country)>, StoreError> {
+    /// Every queued message with its peer and whether it is urgent.
+    pub fn outbox_entries(&self) -> Result<Vec<(MessageId, Country, bool)>, StoreError> {
         let mut out = Vec::new();
         for r in self.outbox.iter() {
             let (k, v) = r.map_err(io)?;
             let id = key_id(&k)?;
-            let peer = std::str::from_utf8(&v)
-                .ok()
+            let peer = v
+                .get(..2)
+                .and_then(|p| std::str::from_utf8(p).ok())
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| StoreError::Corrupt {
                     what: "outbox entry",
                     key: id.to_string(),
                     reason: "peer is not a country code".into(),
                 })?;
-            out.push((id, peer));
+            out.push((id, peer, v.get(2) == Some(&1)));
         }
         Ok(out)
     }
+
+    /// Every queued message with its peer.
+    pub fn outbox(&self) -> Result<Vec<(MessageId, Country)>, StoreError> {
+        Ok(self
+            .outbox_entries()?
+            .into_iter()
+            .map(|(id, peer, _)| (id, peer))
+            .collect())
+    }
+
+    /// Puts a failed outgoing message back in the queue. Returns the record,
+    /// or `None` when there is no such outgoing message.
+    pub fn requeue(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        let _w = self.writing();
+        let Some(mut rec) = self.message(id)? else {
+            return Ok(None);
+        };
+        if rec.direction != Direction::Out {
+            return Ok(None);
+        }
+        rec.state = State::Queued;
+        rec.attempts = 0;
+        let key = id.to_bytes();
+        self.messages.insert(key, rec.encode()?).map_err(io)?;
+        self.outbox
+            .insert(key, outbox_value(rec.peer, false))
+            .map_err(io)?;
+        Ok(Some(rec))
+    }
+}
+
+fn outbox_value(peer: Country, urgent: bool) -> Vec<u8> {
+    let mut v = peer.as_str().as_bytes().to_vec();
+    v.push(u8::from(urgent));
+    v
 }
 
 fn key_id(k: &[u8]) -> Result<MessageId, StoreError> {

@@ -292,6 +292,16 @@ impl Form {
         )])
     }
 
+    /// Whether the message goes in the urgent lane: missing-child notices
+    /// and updates, and follow-up reports with a red flag.
+    pub fn is_urgent(&self) -> bool {
+        match self {
+            Form::MissingChildNotice(_) | Form::MissingChildUpdate(_) => true,
+            Form::FollowUpReport(r) => r.has_red_flag(),
+            _ => false,
+        }
+    }
+
     /// Every rule the types cannot express.
     pub fn validate(&self, today: Date) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -1,0 +1,146 @@
+//! Storage safety and delivery recovery through the binary: a refused
+//! message fails and is retried, an online backup restores and verifies, a
+//! tampered backup and a corrupt store are refused with clear messages.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_refused_message_fails_and_retry_requeues_it() {
+    let mut p = pair();
+    // GR holds an amended agreement (v2) that AL has not registered yet.
+    let v2 = p.dir.path().join("AL-GR-v2.toml");
+    std::fs::write(&v2, AGREEMENT.replace("version = 1", "version = 2")).unwrap();
+    let al_card = p.al.card_file(p.dir.path());
+    let o = p.gr.peer_add(&al_card, &v2);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p.al.serve();
+    p.gr.serve();
+    let o = p.gr.send("AL", "GR-R-1", &p.form);
+    let id = stdout(&o).trim().to_string();
+    let m = p.gr.wait_state(&id, "failed", 20);
+    assert!(
+        m["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("agreement-mismatch"),
+        "{m}"
+    );
+    assert!(p.gr.audit_events().contains(&"delivery-failed".to_string()));
+    // AL registers v2 while running; GR's operator retries.
+    let gr_card = p.gr.card_file(p.dir.path());
+    let o = p.al.peer_add(&gr_card, &v2);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["retry", "--home", p.gr.home_str(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p.gr.wait_state(&id, "delivered", 20);
+    assert!(
+        p.gr.audit_events()
+            .contains(&"message-requeued".to_string())
+    );
+    // Retrying a delivered or unknown message is invalid input.
+    let o = run(&["retry", "--home", p.gr.home_str(), &id]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn an_online_backup_restores_and_verifies() {
+    let mut p = pair();
+    p.al.serve();
+    p.gr.serve();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let o = p.gr.send("AL", &format!("GR-B-{i}"), &p.form);
+        ids.push(stdout(&o).trim().to_string());
+    }
+    for id in &ids {
+        p.gr.wait_state(id, "delivered", 20);
+    }
+    let backup = p.dir.path().join("al.backup");
+    let o = run(&[
+        "backup",
+        "--home",
+        p.al.home_str(),
+        "--out",
+        backup.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("online backup"), "{}", stderr(&o));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(p.al.stop());
+
+    // A tampered copy is refused.
+    let mut bytes = std::fs::read(&backup).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    let tampered = p.dir.path().join("tampered.backup");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let o = run(&[
+        "restore",
+        "--home",
+        p.al.home_str(),
+        "--from",
+        tampered.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    // Lose the store; restore the real backup.
+    let _ = std::fs::remove_dir_all(p.al.home.join("store"));
+    for entry in std::fs::read_dir(&p.al.home).unwrap().flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("store.before-restore")
+        {
+            std::fs::remove_dir_all(entry.path()).unwrap();
+        }
+    }
+    let o = run(&[
+        "restore",
+        "--home",
+        p.al.home_str(),
+        "--from",
+        backup.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p.al.serve();
+    for id in &ids {
+        assert_eq!(p.al.message(id).unwrap()["state"], "received");
+    }
+    let o = run(&["audit", "verify", "--home", p.al.home_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The restored node keeps working.
+    let o = p.gr.send("AL", "GR-B-after", &p.form);
+    let id = stdout(&o).trim().to_string();
+    p.gr.wait_state(&id, "delivered", 20);
+}
+
+#[test]
+fn a_corrupt_store_refuses_to_start_and_says_what_to_do() {
+    let mut p = pair();
+    p.al.serve();
+    p.gr.serve();
+    let o = p.gr.send("AL", "GR-C-1", &p.form);
+    let id = stdout(&o).trim().to_string();
+    p.gr.wait_state(&id, "delivered", 20);
+    assert!(p.al.stop());
+    let db = p.al.home.join("store").join("db");
+    let len = std::fs::metadata(&db).unwrap().len() as usize;
+    std::fs::write(&db, vec![0x5a; len]).unwrap();
+    let o = std::process::Command::new(bin())
+        .args(["serve", "--home", p.al.home_str()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot open the store") && err.contains("backup"),
+        "{err}"
+    );
+}
