@@ -32,6 +32,7 @@ fn messages_survive_reopen_and_forms_are_sealed() {
             &record(id, Direction::Out, State::Queued),
             b"env",
             b"secret form",
+            false,
             [3; 24],
         )
         .unwrap();
@@ -100,6 +101,7 @@ fn the_outbox_is_reconciled_with_the_records_on_open() {
             &record(committed, Direction::Out, State::Queued),
             b"e",
             b"f",
+            false,
             [0; 24],
         )
         .unwrap();
