@@ -299,8 +299,32 @@ impl Node {
                     Some(format!("reply_to {r} belongs to another case or peer"))
                 }
                 Ok(Some(m)) => opened.meta.kind.reply_error(m.kind),
-                Ok(None) => Some(format!("reply_to {r}: this node has no such message")),
-                Err(_) => None,
+                Ok(None) => {
+                    // The message answered may still be on its way (the
+                    // sender's queue is concurrent): ask for a retry.
+                    return self.reject(
+                        peer,
+                        Some(id),
+                        Some(hash),
+                        Rejection {
+                            code: RejectCode::Unavailable,
+                            message: format!(
+                                "reply_to {r} has not arrived here yet; try again later"
+                            ),
+                        },
+                    );
+                }
+                Err(e) => {
+                    return self.reject(
+                        peer,
+                        Some(id),
+                        Some(hash),
+                        Rejection {
+                            code: RejectCode::Unavailable,
+                            message: format!("receiver could not read its store: {e}"),
+                        },
+                    );
+                }
             };
             if let Some(message) = problem {
                 return self.reject(

@@ -405,6 +405,20 @@ pub fn read_outer(envelope: &[u8]) -> Result<Outer, EnvelopeError> {
         .ok_or_else(|| EnvelopeError::Malformed("no metadata in the protected header".into()))?;
     let generic: Value = ciborium::from_reader(meta_bytes.as_slice())
         .map_err(|e| EnvelopeError::Malformed(format!("metadata: {e}")))?;
+    // The major version first: a later version may change any other key.
+    let major = generic.as_map().and_then(|m| {
+        m.iter()
+            .find(|(k, _)| k.as_text() == Some("v"))
+            .and_then(|(_, v)| v.as_integer())
+            .and_then(|i| u64::try_from(i).ok())
+    });
+    if let Some(v) = major
+        && v != u64::from(VERSION)
+    {
+        return Err(EnvelopeError::Unsupported(format!(
+            "protocol version {v}; this node speaks version {VERSION} (minor {MINOR})"
+        )));
+    }
     if let Some(kind) = generic.as_map().and_then(|m| {
         m.iter()
             .find(|(k, _)| k.as_text() == Some("kind"))

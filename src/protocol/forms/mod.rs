@@ -78,13 +78,16 @@ macro_rules! kinds {
                 })
             }
 
+            /// Decodes CBOR through a JSON view, so errors name their
+            /// field path exactly as for the operator's JSON. Forms hold
+            /// no byte strings, so the view loses nothing they may hold.
             fn parse_cbor(kind: Kind, cbor: &[u8]) -> Result<Form, Vec<FieldError>> {
-                let bad = |e: ciborium::de::Error<std::io::Error>| {
-                    vec![FieldError::new("(document)", cbor_error(&e))]
-                };
-                Ok(match kind {
-                    $( Kind::$variant => Form::$variant(ciborium::from_reader(cbor).map_err(bad)?), )+
-                })
+                let value: ciborium::value::Value = ciborium::from_reader(cbor)
+                    .map_err(|e| vec![FieldError::new("(document)", cbor_error(&e))])?;
+                let json = serde_json::to_vec(&value)
+                    .map_err(|e| vec![FieldError::new("(document)", e.to_string())])?;
+                let de = &mut serde_json::Deserializer::from_slice(&json);
+                Form::parse_json_with(kind, de).map_err(json_error)
             }
 
             /// The CBOR carried inside an envelope.
