@@ -1,10 +1,38 @@
-//! The audit trail's entries and their hash chain.
+//! The audit trail's entries, their hash chain, and the verifiable log
+//! built on them.
 //!
 //! Each entry is canonical CBOR holding codes, ids and hashes only: never a
 //! form, a name or any other personal data. Its leaf hash is the RFC 6962
 //! leaf hash `SHA-256(0x00 || entry)`, and each entry names the leaf hash of
-//! the one before it, so the trail is a hash chain today and the leaves of
-//! an RFC 6962 Merkle tree when checkpoints are added.
+//! the one before it, so the trail is a hash chain and, at the same time,
+//! the leaves of an RFC 6962 Merkle tree:
+//!
+//! - [`merkle`]: tree roots, an O(log n) incremental [`CompactRange`], and
+//!   inclusion and consistency proofs (RFC 9162 §2.1);
+//! - [`note`]: checkpoints as C2SP signed notes and witnesses' C2SP
+//!   cosignatures on them;
+//! - [`bundle`]: offline verification of an exported log (entries,
+//!   checkpoints, cosignatures), naming the first tampering found, and fork
+//!   detection between two checkpoints.
+//!
+//! All of it is pure: no I/O, no clock.
+
+pub mod bundle;
+pub mod merkle;
+pub mod note;
+
+pub use bundle::{
+    Failure, FailureKind, ForkEvidence, ForkVerdict, SignedCheckpoint, Trust, Verified,
+    detect_fork, verify_bundle,
+};
+pub use merkle::{
+    CompactRange, EMPTY_ROOT, Hash, MerkleError, consistency_proof, inclusion_proof, node_hash,
+    root, verify_consistency, verify_inclusion,
+};
+pub use note::{
+    Checkpoint, Note, NoteError, NoteSignature, Witness, cosign, cosignature_message, key_id,
+    parse_note, sign_checkpoint, verify_checkpoint, verify_cosignature,
+};
 
 use crate::protocol::UnixTime;
 use crate::protocol::country::Country;
