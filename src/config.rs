@@ -25,6 +25,40 @@ pub struct NodeConfig {
     /// Delivery tuning.
     #[serde(default)]
     pub delivery: Delivery,
+    /// Audit checkpoints.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// When the node signs checkpoints of its audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Sign a checkpoint after this many new entries ...
+    #[serde(default = "default_checkpoint_entries")]
+    pub checkpoint_entries: u64,
+    /// ... or after this long, whichever comes first.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: SlaDuration,
+}
+
+fn default_checkpoint_entries() -> u64 {
+    100
+}
+fn default_checkpoint_interval() -> SlaDuration {
+    SlaDuration {
+        amount: 60,
+        unit: Unit::Seconds,
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_entries: default_checkpoint_entries(),
+            checkpoint_interval: default_checkpoint_interval(),
+        }
+    }
 }
 
 /// How the outbox retries.
@@ -115,6 +149,12 @@ impl NodeConfig {
         }
         if self.delivery.in_flight == 0 || self.delivery.in_flight > 1024 {
             p.push(FieldError::new("delivery.in_flight", "must be 1 to 1024"));
+        }
+        if self.audit.checkpoint_entries == 0 {
+            p.push(FieldError::new(
+                "audit.checkpoint_entries",
+                "must be 1 or more",
+            ));
         }
         if seconds(self.delivery.retry_initial) > seconds(self.delivery.retry_max) {
             p.push(FieldError::new(

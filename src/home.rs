@@ -209,6 +209,7 @@ impl Home {
             listen: p.listen,
             api: p.api,
             delivery: Default::default(),
+            audit: Default::default(),
         };
         let problems = config.validate();
         if !problems.is_empty() {

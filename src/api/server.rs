@@ -43,6 +43,8 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/peers", post(add_peer).get(peers))
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/audit/export", post(audit_export))
+        .route("/v1/audit/proof/{id}", get(audit_proof))
         .layer(axum::middleware::from_fn_with_state(node.clone(), auth));
     let app = axum::Router::new()
         .route("/v1/health", get(health))
@@ -271,22 +273,96 @@ async fn audit(State(node): State<Arc<Node>>) -> Reply {
     )
 }
 
-async fn audit_verify(State(node): State<Arc<Node>>) -> Reply {
-    let mut chain = crate::protocol::audit::Chain::empty();
-    for bytes in node.store.audit_entries() {
-        let bytes = bytes.map_err(internal)?;
-        match chain.verify_next(&bytes) {
-            Ok((_, next)) => chain = next,
-            Err(e) => {
-                return Ok(
-                    Json(json!({"ok": false, "size": chain.size, "error": e.to_string()}))
-                        .into_response(),
-                );
-            }
-        }
+/// The verification result as JSON.
+pub fn verify_json(
+    r: Result<crate::protocol::audit::Verified, crate::bundle::BundleError>,
+) -> serde_json::Value {
+    match r {
+        Ok(v) => json!({
+            "ok": true,
+            "size": v.chain.size,
+            "head": hex::encode(v.chain.head),
+            "root": hex::encode(v.root),
+            "checkpoints": v.checkpoints,
+            "cosignatures": v.cosignatures,
+            "cosigned_size": v.cosigned_size,
+        }),
+        Err(crate::bundle::BundleError::Verify(f)) => json!({
+            "ok": false,
+            "kind": f.kind.as_str(),
+            "entry": f.entry,
+            "checkpoint": f.checkpoint,
+            "error": f.to_string(),
+        }),
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
     }
-    Ok(
-        Json(json!({"ok": true, "size": chain.size, "head": hex::encode(chain.head)}))
-            .into_response(),
-    )
+}
+
+async fn audit_verify(State(node): State<Arc<Node>>) -> Reply {
+    let (own, peers) = node.audit_cards();
+    let store = node.store.clone();
+    let r = tokio::task::spawn_blocking(move || crate::bundle::verify_store(&store, &own, &peers))
+        .await
+        .map_err(internal)?;
+    Ok(Json(verify_json(r)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportRequest {
+    out: std::path::PathBuf,
+    #[serde(default)]
+    ciphertexts: bool,
+}
+
+async fn audit_export(State(node): State<Arc<Node>>, body: axum::body::Bytes) -> Reply {
+    let req: ExportRequest = serde_json::from_slice(&body).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            format!("request body: {e}"),
+        )
+    })?;
+    if !req.out.is_absolute() {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            "out must be an absolute path",
+        ));
+    }
+    let store = node.store.clone();
+    let key = node.card.signing_key;
+    let country = node.me;
+    let out = req.out.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        crate::bundle::export(&store, country, &key, &out, req.ciphertexts)
+    })
+    .await
+    .map_err(internal)?;
+    match r {
+        Ok(s) => Ok(Json(json!({"bundle": req.out, "summary": s})).into_response()),
+        Err(e) => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "export-failed",
+            e.to_string(),
+        )),
+    }
+}
+
+async fn audit_proof(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
+    let id = MessageId::parse(&id).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            e.to_string(),
+        )
+    })?;
+    match node.audit_proof(id).map_err(internal)? {
+        Some(p) => Ok(Json(p).into_response()),
+        None => Err(err(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no audit entry names message {id}"),
+        )),
+    }
 }

@@ -1,20 +1,27 @@
-//! Auditor commands: `audit list` and `audit verify`. They ask the running
-//! node, or read the store directly when the node is stopped.
+//! Auditor commands: `audit list`, `audit verify` (live or offline bundle),
+//! `audit export`, `audit proof` and `audit check-proof`. Live commands ask
+//! the running node, or read the store directly when it is stopped.
 
 use super::Failure;
 use crate::api::client::{Client, ClientError};
 use crate::home::Home;
-use crate::protocol::audit::{Chain, Entry, leaf_hash};
+use crate::protocol::audit::{self, Entry, leaf_hash};
+use crate::protocol::card::PeerCard;
 use crate::store::Store;
 use std::path::PathBuf;
+
+fn open_store(home: &Home) -> Result<(Store, crate::home::Setup), Failure> {
+    let setup = home.load()?;
+    let store = Store::open(&home.store_dir(), &setup.storage_key)
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    Ok((store, setup))
+}
 
 async fn entries(home: &Home) -> Result<serde_json::Value, Failure> {
     match Client::for_home(home)?.get("/v1/audit").await {
         Ok(v) => Ok(v),
         Err(ClientError::Unreachable(_)) => {
-            let setup = home.load()?;
-            let store = Store::open(&home.store_dir(), &setup.storage_key)
-                .map_err(|e| Failure::failed(e.to_string()))?;
+            let (store, _) = open_store(home)?;
             let mut list = Vec::new();
             for bytes in store.audit_entries() {
                 let bytes = bytes.map_err(|e| Failure::failed(e.to_string()))?;
@@ -51,57 +58,187 @@ pub(super) async fn list(home: PathBuf, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-pub(super) async fn verify(home: PathBuf, json: bool) -> Result<(), Failure> {
-    let home = Home::new(home);
-    // Verify from the raw entries, not from the node's own verdict.
-    let setup_store = || -> Result<Vec<Vec<u8>>, Failure> {
-        let setup = home.load()?;
-        let store = Store::open(&home.store_dir(), &setup.storage_key)
-            .map_err(|e| Failure::failed(e.to_string()))?;
-        store
-            .audit_entries()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Failure::failed(e.to_string()))
-    };
-    let result = match Client::for_home(&home)?.get("/v1/audit/verify").await {
-        Ok(v) => v,
-        Err(ClientError::Unreachable(_)) => {
-            let raw = setup_store()?;
-            let mut chain = Chain::empty();
-            let mut error = None;
-            for b in &raw {
-                match chain.verify_next(b) {
-                    Ok((_, next)) => chain = next,
-                    Err(e) => {
-                        error = Some(e.to_string());
-                        break;
-                    }
-                }
-            }
-            match error {
-                None => {
-                    serde_json::json!({"ok": true, "size": chain.size, "head": hex::encode(chain.head)})
-                }
-                Some(e) => serde_json::json!({"ok": false, "size": chain.size, "error": e}),
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
+fn report(result: &serde_json::Value, json: bool) -> Result<(), Failure> {
     if json {
         println!("{result}");
     } else if result["ok"] == true {
         println!(
-            "audit trail verifies: {} entries, head {}",
+            "the log verifies: {} entries, root {}, {} checkpoint(s), {} cosignature(s); witnessed up to entry {}",
             result["size"],
-            result["head"].as_str().unwrap_or("")
+            result["root"].as_str().unwrap_or(""),
+            result["checkpoints"],
+            result["cosignatures"],
+            result["cosigned_size"]
         );
     }
     if result["ok"] == true {
         Ok(())
     } else {
         Err(Failure::failed(format!(
-            "audit trail does NOT verify: {}",
+            "the log does NOT verify: {}",
             result["error"].as_str().unwrap_or("unknown")
         )))
     }
+}
+
+pub(super) async fn verify(home: PathBuf, json: bool) -> Result<(), Failure> {
+    let home = Home::new(home);
+    let result = match Client::for_home(&home)?.get("/v1/audit/verify").await {
+        Ok(v) => v,
+        Err(ClientError::Unreachable(_)) => {
+            let (store, setup) = open_store(&home)?;
+            let peers: Vec<PeerCard> = setup.peers.values().map(|p| p.card.clone()).collect();
+            crate::api::server::verify_json(crate::bundle::verify_store(
+                &store,
+                &setup.card(),
+                &peers,
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    report(&result, json)
+}
+
+fn read_card(path: &PathBuf) -> Result<PeerCard, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::invalid(format!("--trust {}: {e}", path.display())))?;
+    PeerCard::from_toml(&text)
+        .map_err(|e| Failure::invalid(format!("--trust {}: {e}", path.display())))
+}
+
+pub(super) fn verify_bundle(
+    bundle: PathBuf,
+    trust: Vec<PathBuf>,
+    json: bool,
+) -> Result<(), Failure> {
+    let cards = trust.iter().map(read_card).collect::<Result<Vec<_>, _>>()?;
+    match crate::bundle::verify(&bundle, &cards) {
+        Ok(r) => {
+            let v = &r.verified;
+            let out = serde_json::json!({
+                "ok": true, "origin": r.origin, "size": v.chain.size, "root": hex::encode(v.root),
+                "checkpoints": v.checkpoints, "cosignatures": v.cosignatures,
+                "cosigned_size": v.cosigned_size, "ciphertexts": r.ciphertexts, "peer_forks": r.forks,
+            });
+            if !json {
+                for f in &r.forks {
+                    println!("warning: this node saw a peer's log fork or roll back: {f}");
+                }
+            }
+            report(&out, json)
+        }
+        Err(crate::bundle::BundleError::Verify(f)) => {
+            let out = serde_json::json!({
+                "ok": false, "kind": f.kind.as_str(), "entry": f.entry, "checkpoint": f.checkpoint,
+                "error": f.to_string(),
+            });
+            report(&out, json)
+        }
+        Err(e @ crate::bundle::BundleError::Trust(_)) => Err(Failure::invalid(e.to_string())),
+        Err(e) => Err(Failure::failed(e.to_string())),
+    }
+}
+
+pub(super) async fn export(home: PathBuf, out: PathBuf, ciphertexts: bool) -> Result<(), Failure> {
+    let home = Home::new(home);
+    let out = std::path::absolute(&out).map_err(|e| Failure::invalid(e.to_string()))?;
+    let body = serde_json::json!({"out": out, "ciphertexts": ciphertexts});
+    let summary = match Client::for_home(&home)?
+        .post("/v1/audit/export", &body)
+        .await
+    {
+        Ok(v) => v["summary"].clone(),
+        Err(ClientError::Unreachable(_)) => {
+            let (store, setup) = open_store(&home)?;
+            let s = crate::bundle::export(
+                &store,
+                setup.config.country,
+                &setup.signing.verifying_key(),
+                &out,
+                ciphertexts,
+            )
+            .map_err(|e| Failure::failed(e.to_string()))?;
+            serde_json::to_value(s).unwrap_or_default()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!(
+        "bundle written to {}: {} entries, {} checkpoints, {} cosignatures, {} ciphertexts",
+        out.display(),
+        summary["entries"],
+        summary["checkpoints"],
+        summary["cosignatures"],
+        summary["ciphertexts"]
+    );
+    Ok(())
+}
+
+pub(super) async fn proof(home: PathBuf, id: &str) -> Result<(), Failure> {
+    let id =
+        crate::protocol::id::MessageId::parse(id).map_err(|e| Failure::invalid(e.to_string()))?;
+    let home = Home::new(home);
+    let v = match Client::for_home(&home)?
+        .get(&format!("/v1/audit/proof/{id}"))
+        .await
+    {
+        Ok(v) => v,
+        Err(ClientError::Unreachable(_)) => {
+            let (store, setup) = open_store(&home)?;
+            let origin =
+                crate::node::witness::origin(setup.config.country, &setup.signing.verifying_key());
+            crate::node::audit_proof(&store, &origin, id)
+                .map_err(|e| Failure::failed(e.to_string()))?
+                .ok_or_else(|| Failure::invalid(format!("no audit entry names message {id}")))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(e) = v["error"].as_str() {
+        return Err(Failure::failed(e.to_string()));
+    }
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    Ok(())
+}
+
+pub(super) fn check_proof(proof: PathBuf, trust: PathBuf) -> Result<(), Failure> {
+    let card = read_card(&trust)?;
+    let text = std::fs::read_to_string(&proof)
+        .map_err(|e| Failure::invalid(format!("--proof {}: {e}", proof.display())))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Failure::invalid(format!("--proof: {e}")))?;
+    let bad = |m: &str| Failure::failed(format!("the proof does NOT hold: {m}"));
+    let origin = crate::node::witness::origin(card.country, &card.signing_key);
+    let cp = audit::verify_checkpoint(
+        v["checkpoint"].as_str().unwrap_or(""),
+        &origin,
+        &card.signing_key,
+    )
+    .map_err(|e| bad(&format!("checkpoint: {e}")))?;
+    let entry =
+        hex::decode(v["entry"].as_str().unwrap_or("")).map_err(|_| bad("entry is not hex"))?;
+    let index = v["index"].as_u64().ok_or_else(|| bad("no index"))?;
+    let mut path = Vec::new();
+    for h in v["proof"].as_array().into_iter().flatten() {
+        let b = hex::decode(h.as_str().unwrap_or("")).map_err(|_| bad("proof hash is not hex"))?;
+        path.push(
+            <[u8; 32]>::try_from(b.as_slice()).map_err(|_| bad("proof hash is not 32 bytes"))?,
+        );
+    }
+    audit::verify_inclusion(&leaf_hash(&entry), index, cp.size, &path, &cp.root)
+        .map_err(|e| bad(&e.to_string()))?;
+    let e: Entry =
+        ciborium::from_reader(entry.as_slice()).map_err(|_| bad("entry does not decode"))?;
+    let claimed = v["message"].as_str().unwrap_or("");
+    if e.message.map(|m| m.to_string()).as_deref() != Some(claimed) {
+        return Err(bad("the entry is about another message"));
+    }
+    println!(
+        "the proof holds: entry {index} ({} at {}) is in {}'s log of {} entries signed by its key",
+        e.event,
+        jiff::Timestamp::from_second(e.time)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        card.country,
+        cp.size
+    );
+    Ok(())
 }

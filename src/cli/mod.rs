@@ -244,14 +244,49 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Verify the hash chain of the audit trail.
+    /// Verify a live node's log (--home) or an exported bundle offline (--bundle with --trust).
     Verify {
-        /// Node home.
+        /// Node home (live verification).
+        #[arg(long, conflicts_with = "bundle")]
+        home: Option<PathBuf>,
+        /// Bundle directory written by `audit export` (offline verification).
+        #[arg(long, requires = "trust")]
+        bundle: Option<PathBuf>,
+        /// A trusted peer card: the log's own node's card, and the witnesses' cards.
         #[arg(long)]
-        home: PathBuf,
+        trust: Vec<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a self-contained bundle for offline verification.
+    Export {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Bundle directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also include the envelopes (still encrypted).
+        #[arg(long)]
+        ciphertexts: bool,
+    },
+    /// Print an inclusion proof for one message's audit entry.
+    Proof {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Message id.
+        id: String,
+    },
+    /// Check an inclusion proof offline against a trusted card.
+    CheckProof {
+        /// The proof, as printed by `audit proof`.
+        #[arg(long)]
+        proof: PathBuf,
+        /// The card of the node whose log it is.
+        #[arg(long)]
+        trust: PathBuf,
     },
 }
 
@@ -388,7 +423,25 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Restore { home, from, force } => admin::restore(home, from, force).await,
         Command::Audit { command } => match command {
             AuditCommand::List { home, json } => audit::list(home, json).await,
-            AuditCommand::Verify { home, json } => audit::verify(home, json).await,
+            AuditCommand::Verify {
+                home,
+                bundle,
+                trust,
+                json,
+            } => match (home, bundle) {
+                (Some(home), None) => audit::verify(home, json).await,
+                (None, Some(bundle)) => audit::verify_bundle(bundle, trust, json),
+                _ => Err(Failure::invalid(
+                    "give --home DIR, or --bundle DIR with --trust CARD",
+                )),
+            },
+            AuditCommand::Export {
+                home,
+                out,
+                ciphertexts,
+            } => audit::export(home, out, ciphertexts).await,
+            AuditCommand::Proof { home, id } => audit::proof(home, &id).await,
+            AuditCommand::CheckProof { proof, trust } => audit::check_proof(proof, trust),
         },
         Command::Form { command } => match command {
             FormCommand::Kinds { lang, home } => form::kinds(lang.as_deref(), home),

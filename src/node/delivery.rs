@@ -113,7 +113,12 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
     let Some(p) = node.peer(peer) else {
         return Outcome::Retry(format!("{peer} is not a registered peer"));
     };
-    let frame = match Request::Deliver(env.clone()).encode() {
+    let offered = node.witnessing_for(peer);
+    let request = match &offered {
+        Some((_, w)) => Request::DeliverWitnessed(env.clone(), w.clone()),
+        None => Request::Deliver(env.clone()),
+    };
+    let frame = match request.encode() {
         Ok(f) => f,
         Err(e) => return Outcome::Refused(e.to_string()),
     };
@@ -142,7 +147,17 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
                 ));
             }
         };
-    match Response::decode(&answer) {
+    let decoded = match Response::decode(&answer) {
+        Ok(Response::ReceiptCosigned(receipt, line)) => {
+            if let Some((cp, _)) = &offered {
+                node.keep_cosignature(peer, &p.card.signing_key, cp, &line);
+            }
+            Ok(Response::Receipt(receipt))
+        }
+        other => other,
+    };
+    match decoded {
+        Ok(Response::ReceiptCosigned(..)) => Outcome::Retry("unexpected response".into()),
         Ok(Response::Receipt(receipt)) => {
             match envelope::verify_receipt(&receipt, peer, &p.card.signing_key, node.me, id, &env) {
                 Ok(r) => {

@@ -222,8 +222,9 @@ impl Node {
 
     /// Handles one request frame from the authenticated `peer`.
     pub(crate) async fn receive(&self, peer: Country, frame: &[u8]) -> Response {
-        let env = match Request::decode(frame) {
-            Ok(Request::Deliver(env)) => env,
+        let (env, witnessing) = match Request::decode(frame) {
+            Ok(Request::Deliver(env)) => (env, None),
+            Ok(Request::DeliverWitnessed(env, w)) => (env, Some(w)),
             Err(e) => {
                 return self.reject(
                     peer,
@@ -449,11 +450,19 @@ impl Node {
             tracing::info!(%peer, msg_id = %id, kind = %opened.meta.kind, "envelope received");
             receipt
         };
+        // Witness the sender's log; the new witness state is stored before
+        // the sync below, so it is durable before the cosignature leaves.
+        let cosignature = witnessing
+            .as_ref()
+            .and_then(|w| self.witness(peer, &p.card.signing_key, w));
         // The receipt promises durability: sync first.
         if let Err(e) = self.sync.wait().await {
             return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
         }
-        Response::Receipt(receipt)
+        match cosignature {
+            Some(line) => Response::ReceiptCosigned(receipt, line),
+            None => Response::Receipt(receipt),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod clock;
 mod delivery;
 mod inbound;
 mod operations;
+pub mod witness;
 
 pub use operations::{MessageView, SendError, SendRequest, Shown};
 
@@ -72,6 +73,12 @@ pub struct Node {
     pub(crate) api_token: Zeroizing<String>,
     pub(crate) refusals: Mutex<inbound::RefusalLimiter>,
     pub(crate) handshakes: Arc<tokio::sync::Semaphore>,
+    pub(crate) origin: String,
+    pub(crate) card: crate::protocol::card::PeerCard,
+    pub(crate) checkpoint_entries: u64,
+    pub(crate) checkpoint_interval: std::time::Duration,
+    #[allow(clippy::type_complexity)]
+    pub(crate) proof_cache: Mutex<HashMap<Country, (Country, u64, u64, Vec<[u8; 32]>)>>,
     pub(crate) peer_connections: Mutex<HashMap<Country, usize>>,
     shutdown: watch::Receiver<bool>,
 }
@@ -180,6 +187,8 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
     })?;
     let (stop, shutdown) = watch::channel(false);
     let peer_list: Vec<Country> = setup.peers.keys().copied().collect();
+    let origin = witness::origin(setup.config.country, &setup.signing.verifying_key());
+    let card = setup.card();
     let node = Arc::new(Node {
         home: home.clone(),
         me: setup.config.country,
@@ -199,6 +208,13 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         api_token: setup.api_token,
         refusals: Mutex::new(inbound::RefusalLimiter::default()),
         handshakes: Arc::new(tokio::sync::Semaphore::new(inbound::HANDSHAKES_IN_PROGRESS)),
+        origin,
+        card,
+        checkpoint_entries: setup.config.audit.checkpoint_entries,
+        checkpoint_interval: std::time::Duration::from_secs(crate::config::seconds(
+            setup.config.audit.checkpoint_interval,
+        )),
+        proof_cache: Mutex::new(HashMap::new()),
         peer_connections: Mutex::new(HashMap::new()),
         shutdown,
     });
@@ -208,6 +224,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         tasks.spawn(delivery::peer_worker(node.clone(), peer));
     }
     tasks.spawn(crate::api::server::run(node.clone(), api_listener));
+    tasks.spawn(witness::checkpointer(node.clone()));
     tracing::info!(country = %node.me, quic = ?quic_addr, api = %api_addr, "node started");
     Ok(Running {
         node,
@@ -271,6 +288,71 @@ async fn wait_for_signal() {
     }
 }
 
+impl Node {
+    /// This node's card and its peers' cards: the keys an audit trusts.
+    pub fn audit_cards(
+        &self,
+    ) -> (
+        crate::protocol::card::PeerCard,
+        Vec<crate::protocol::card::PeerCard>,
+    ) {
+        let peers = read(&self.peers).values().map(|p| p.card.clone()).collect();
+        (self.card.clone(), peers)
+    }
+
+    /// An inclusion proof for the first audit entry about message `id`,
+    /// against the latest checkpoint that covers it.
+    pub fn audit_proof(
+        &self,
+        id: crate::protocol::id::MessageId,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        audit_proof(&self.store, &self.origin, id)
+    }
+}
+
+/// An inclusion proof (as JSON a third party can check) for the first
+/// audit entry about message `id`.
+pub fn audit_proof(
+    store: &Store,
+    origin: &str,
+    id: crate::protocol::id::MessageId,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let mut index = None;
+    for (i, bytes) in store.audit_entries().enumerate() {
+        let bytes = bytes?;
+        if let Ok(e) = ciborium::from_reader::<crate::protocol::audit::Entry, _>(bytes.as_slice())
+            && e.message == Some(id)
+        {
+            index = Some((i as u64, bytes));
+            break;
+        }
+    }
+    let Some((index, entry)) = index else {
+        return Ok(None);
+    };
+    let checkpoint = store
+        .checkpoints()?
+        .into_iter()
+        .find(|(size, _)| *size > index);
+    let Some((size, note)) = checkpoint else {
+        return Ok(Some(serde_json::json!({
+            "message": id, "index": index,
+            "error": "no checkpoint covers this entry yet; try again after the next checkpoint"
+        })));
+    };
+    let proof = store.inclusion_proof(index, size)?;
+    Ok(Some(serde_json::json!({
+        "format": "nfp-node inclusion proof 1",
+        "origin": origin,
+        "message": id,
+        "index": index,
+        "entry": hex::encode(&entry),
+        "leaf_hash": hex::encode(crate::protocol::audit::leaf_hash(&entry)),
+        "checkpoint": note,
+        "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+    })))
+}
+
 /// A JSON summary of each peer: country, name, endpoint, agreement, queue.
 pub fn peer_summaries(node: &Node) -> Vec<serde_json::Value> {
     read(&node.peers)
@@ -287,6 +369,12 @@ pub fn peer_summaries(node: &Node) -> Vec<serde_json::Value> {
                     "hash": hex::encode(p.agreement.hash()),
                 },
                 "queued": node.queue_len(p.card.country),
+                "log_witness": node.store.witnessed(p.card.country).ok().flatten().map(|w| serde_json::json!({
+                    "size": w.size,
+                    "cosigned_at": jiff::Timestamp::from_second(w.cosigned_at).map(|t| t.to_string()).unwrap_or_default(),
+                    "fork": w.fork,
+                })),
+                "cosigned_our_log_to": node.store.cosigned_by(p.card.country).unwrap_or(0),
             })
         })
         .collect()

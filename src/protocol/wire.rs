@@ -22,12 +22,30 @@ pub enum WireError {
     Encode(String),
 }
 
+/// The sender's log state offered for witnessing with a delivery: its
+/// latest signed checkpoint (a C2SP signed note) and a consistency proof
+/// from the size this peer last cosigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witnessing {
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+    /// RFC 6962 consistency proof hashes.
+    pub proof: Vec<[u8; 32]>,
+}
+
+/// Largest checkpoint note accepted, in bytes.
+pub const MAX_NOTE: usize = 8 * 1024;
+/// Most hashes in a consistency proof (enough for 2^64 entries).
+pub const MAX_PROOF: usize = 130;
+
 /// What a sending node asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Request {
     /// Deliver one sealed envelope (COSE_Encrypt0 bytes).
     Deliver(Vec<u8>),
+    /// Deliver an envelope and offer the sender's checkpoint for witnessing.
+    DeliverWitnessed(Vec<u8>, Witnessing),
 }
 
 /// Why a receiver refused an envelope. The code is stable; the message is
@@ -127,6 +145,9 @@ pub struct Rejection {
 pub enum Response {
     /// Accepted and durably stored: the signed receipt (COSE_Sign1 bytes).
     Receipt(Vec<u8>),
+    /// A receipt plus the receiver's cosignature of the sender's checkpoint
+    /// (a C2SP tlog-cosignature signature line).
+    ReceiptCosigned(Vec<u8>, String),
     /// Refused.
     Reject(Rejection),
 }
@@ -136,12 +157,19 @@ const T_RECEIPT: u64 = 1;
 const T_REJECT: u64 = 2;
 
 impl Request {
-    /// `[1, envelope: bstr]`.
+    /// `[1, envelope: bstr]` or `[1, envelope: bstr, checkpoint: tstr,
+    /// proof: [* bstr .size 32]]`.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         match self {
             Request::Deliver(env) => encode_value(&Value::Array(vec![
                 Value::Integer(T_DELIVER.into()),
                 Value::Bytes(env.clone()),
+            ])),
+            Request::DeliverWitnessed(env, w) => encode_value(&Value::Array(vec![
+                Value::Integer(T_DELIVER.into()),
+                Value::Bytes(env.clone()),
+                Value::Text(w.checkpoint.clone()),
+                Value::Array(w.proof.iter().map(|h| Value::Bytes(h.to_vec())).collect()),
             ])),
         }
     }
@@ -153,6 +181,38 @@ impl Request {
             [Value::Integer(t), Value::Bytes(env)] if u64::try_from(*t) == Ok(T_DELIVER) => {
                 Ok(Request::Deliver(env.clone()))
             }
+            [
+                Value::Integer(t),
+                Value::Bytes(env),
+                Value::Text(note),
+                Value::Array(proof),
+            ] if u64::try_from(*t) == Ok(T_DELIVER) => {
+                if note.len() > MAX_NOTE || proof.len() > MAX_PROOF {
+                    return Err(WireError::Malformed("witnessing data too large".into()));
+                }
+                let mut hashes = Vec::with_capacity(proof.len());
+                for h in proof {
+                    match h {
+                        Value::Bytes(b) if b.len() == 32 => {
+                            let mut a = [0u8; 32];
+                            a.copy_from_slice(b);
+                            hashes.push(a);
+                        }
+                        _ => {
+                            return Err(WireError::Malformed(
+                                "a proof hash is not 32 bytes".into(),
+                            ));
+                        }
+                    }
+                }
+                Ok(Request::DeliverWitnessed(
+                    env.clone(),
+                    Witnessing {
+                        checkpoint: note.clone(),
+                        proof: hashes,
+                    },
+                ))
+            }
             _ => Err(WireError::Malformed(
                 "expected [1, envelope] (a deliver request)".into(),
             )),
@@ -161,12 +221,18 @@ impl Request {
 }
 
 impl Response {
-    /// `[1, receipt: bstr]` or `[2, code: tstr, message: tstr, retryable: bool]`.
+    /// `[1, receipt: bstr]`, `[1, receipt: bstr, cosignature: tstr]` or
+    /// `[2, code: tstr, message: tstr, retryable: bool]`.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let v = match self {
             Response::Receipt(r) => Value::Array(vec![
                 Value::Integer(T_RECEIPT.into()),
                 Value::Bytes(r.clone()),
+            ]),
+            Response::ReceiptCosigned(r, c) => Value::Array(vec![
+                Value::Integer(T_RECEIPT.into()),
+                Value::Bytes(r.clone()),
+                Value::Text(c.clone()),
             ]),
             Response::Reject(r) => Value::Array(vec![
                 Value::Integer(T_REJECT.into()),
@@ -185,6 +251,11 @@ impl Response {
         match items.as_slice() {
             [Value::Integer(t), Value::Bytes(r)] if u64::try_from(*t) == Ok(T_RECEIPT) => {
                 Ok(Response::Receipt(r.clone()))
+            }
+            [Value::Integer(t), Value::Bytes(r), Value::Text(c)]
+                if u64::try_from(*t) == Ok(T_RECEIPT) && c.len() <= MAX_NOTE =>
+            {
+                Ok(Response::ReceiptCosigned(r.clone(), c.clone()))
             }
             [
                 Value::Integer(t),
@@ -272,6 +343,16 @@ mod tests {
     fn frames_round_trip() {
         let r = Request::Deliver(vec![1, 2, 3]);
         assert_eq!(Request::decode(&r.encode().unwrap()).unwrap(), r);
+        let w = Request::DeliverWitnessed(
+            vec![1],
+            Witnessing {
+                checkpoint: "o\n1\nAAAA\n".into(),
+                proof: vec![[7; 32], [8; 32]],
+            },
+        );
+        assert_eq!(Request::decode(&w.encode().unwrap()).unwrap(), w);
+        let c = Response::ReceiptCosigned(vec![2], "— w AAAA".into());
+        assert_eq!(Response::decode(&c.encode().unwrap()).unwrap(), c);
         for resp in [
             Response::Receipt(vec![9; 10]),
             Response::Reject(Rejection {

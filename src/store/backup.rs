@@ -22,6 +22,9 @@ const TREES: &[&str] = &[
     "receipts",
     "outbox",
     "audit",
+    "checkpoints",
+    "cosignatures",
+    "witnessed",
 ];
 
 /// What a backup holds.

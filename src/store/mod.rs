@@ -77,7 +77,10 @@ pub struct Store {
     receipts: sled::Tree,
     outbox: sled::Tree,
     audit: sled::Tree,
-    chain: Mutex<Chain>,
+    log: Mutex<LogState>,
+    checkpoints: sled::Tree,
+    cosignatures: sled::Tree,
+    witnessed: sled::Tree,
     form_key: Zeroizing<[u8; 32]>,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
     /// Every write holds this shared; a backup holds it exclusively.
@@ -107,14 +110,20 @@ impl Store {
             receipts: tree("receipts")?,
             outbox: tree("outbox")?,
             audit: tree("audit")?,
+            checkpoints: tree("checkpoints")?,
+            cosignatures: tree("cosignatures")?,
+            witnessed: tree("witnessed")?,
             db,
-            chain: Mutex::new(Chain::empty()),
+            log: Mutex::new(LogState::default()),
             form_key: Zeroizing::new(*form_key),
             synced_blobs: Mutex::new(std::collections::HashSet::new()),
             write_gate: std::sync::RwLock::new(()),
         };
         let chain = store.recover_chain().map_err(|e| open_err(e.to_string()))?;
-        *store.lock_chain() = chain;
+        let log = store
+            .rebuild_log(chain)
+            .map_err(|e| open_err(e.to_string()))?;
+        *store.lock_log() = log;
         store
             .reconcile_outbox()
             .map_err(|e| open_err(e.to_string()))?;
@@ -135,11 +144,35 @@ impl Store {
         }
     }
 
-    fn lock_chain(&self) -> std::sync::MutexGuard<'_, Chain> {
-        match self.chain.lock() {
+    fn lock_log(&self) -> std::sync::MutexGuard<'_, LogState> {
+        match self.log.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// Reads every entry's leaf hash into memory for the Merkle tree, and
+    /// checks the count against the chain.
+    fn rebuild_log(&self, chain: Chain) -> Result<LogState, StoreError> {
+        let mut log = LogState {
+            chain,
+            ..LogState::default()
+        };
+        for v in self.audit.iter().values() {
+            log.push_leaf(audit::leaf_hash(&v.map_err(io)?));
+        }
+        if log.leaves.len() as u64 != chain.size {
+            return Err(StoreError::Corrupt {
+                what: "audit trail",
+                key: "(all)".into(),
+                reason: format!(
+                    "holds {} entries but the last says {}",
+                    log.leaves.len(),
+                    chain.size
+                ),
+            });
+        }
+        Ok(log)
     }
 
     /// Rebuilds the chain state from the last two entries, checking that
@@ -248,12 +281,14 @@ impl Store {
         now: UnixTime,
     ) -> Result<u64, StoreError> {
         let _w = self.writing();
-        let mut chain = self.lock_chain();
-        let (entry, bytes, next) = chain.append(event, rec, now)?;
+        let mut log = self.lock_log();
+        let (entry, bytes, next) = log.chain.append(event, rec, now)?;
+        let leaf = audit::leaf_hash(&bytes);
         self.audit
             .insert(entry.seq.to_be_bytes(), bytes)
             .map_err(io)?;
-        *chain = next;
+        log.chain = next;
+        log.push_leaf(leaf);
         Ok(entry.seq)
     }
 
@@ -267,7 +302,7 @@ impl Store {
 
     /// The current chain state.
     pub fn audit_head(&self) -> Chain {
-        *self.lock_chain()
+        self.lock_log().chain
     }
 
     fn form_cipher(&self) -> chacha20poly1305::XChaCha20Poly1305 {
@@ -506,6 +541,211 @@ impl Store {
             .map_err(io)?;
         Ok(Some(rec))
     }
+}
+
+/// The audit trail in memory: its chain state, the Merkle tree's compact
+/// range and every leaf hash (32 bytes an entry) for proofs.
+#[derive(Debug)]
+struct LogState {
+    chain: Chain,
+    range: audit::CompactRange,
+    leaves: Vec<audit::Hash>,
+}
+
+impl Default for LogState {
+    fn default() -> Self {
+        LogState {
+            chain: Chain::empty(),
+            range: audit::CompactRange::new(),
+            leaves: Vec::new(),
+        }
+    }
+}
+
+impl LogState {
+    fn push_leaf(&mut self, leaf: audit::Hash) {
+        self.range.append(leaf);
+        self.leaves.push(leaf);
+    }
+}
+
+/// What this node knows of a peer's log, as its witness.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WitnessState {
+    /// The size last cosigned.
+    pub size: u64,
+    /// The root at that size.
+    pub root: serde_bytes::ByteBuf,
+    /// The checkpoint note as the peer signed it.
+    pub note: String,
+    /// When this node cosigned it (Unix seconds).
+    pub cosigned_at: i64,
+    /// Evidence of a fork or rollback, if one was seen (kept for ever).
+    #[serde(default)]
+    pub fork: Option<String>,
+}
+
+impl Store {
+    /// The size and Merkle root of the audit trail now.
+    pub fn audit_snapshot(&self) -> (u64, audit::Hash) {
+        let log = self.lock_log();
+        (log.range.size(), log.range.root())
+    }
+
+    /// The leaf hash of entry `index`.
+    pub fn audit_leaf(&self, index: u64) -> Option<audit::Hash> {
+        let log = self.lock_log();
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| log.leaves.get(i).copied())
+    }
+
+    /// The bytes of entry `index`.
+    pub fn audit_entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .audit
+            .get(index.to_be_bytes())
+            .map_err(io)?
+            .map(|v| v.to_vec()))
+    }
+
+    /// An inclusion proof of entry `index` in the tree of `size` entries.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<audit::Hash>, StoreError> {
+        let log = self.lock_log();
+        let n = usize::try_from(size)
+            .unwrap_or(usize::MAX)
+            .min(log.leaves.len());
+        audit::inclusion_proof(&log.leaves[..n], index).map_err(|e| StoreError::Io(e.to_string()))
+    }
+
+    /// A consistency proof from `old` entries to `new` entries.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<audit::Hash>, StoreError> {
+        let log = self.lock_log();
+        let n = usize::try_from(new)
+            .unwrap_or(usize::MAX)
+            .min(log.leaves.len());
+        audit::consistency_proof(&log.leaves[..n], old).map_err(|e| StoreError::Io(e.to_string()))
+    }
+
+    /// Stores a signed checkpoint of `size` entries.
+    pub fn put_checkpoint(&self, size: u64, note: &str) -> Result<(), StoreError> {
+        let _w = self.writing();
+        self.checkpoints
+            .insert(size.to_be_bytes(), note.as_bytes())
+            .map_err(io)?;
+        Ok(())
+    }
+
+    /// The latest signed checkpoint: its size and note.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+        match self.checkpoints.last().map_err(io)? {
+            None => Ok(None),
+            Some((k, v)) => Ok(Some((
+                be_u64(&k)?,
+                String::from_utf8_lossy(&v).into_owned(),
+            ))),
+        }
+    }
+
+    /// Every signed checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.checkpoints.iter() {
+            let (k, v) = r.map_err(io)?;
+            out.push((be_u64(&k)?, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Stores a peer's cosignature of this node's checkpoint of `size`.
+    pub fn put_cosignature(&self, peer: Country, size: u64, line: &str) -> Result<(), StoreError> {
+        let _w = self.writing();
+        let mut key = size.to_be_bytes().to_vec();
+        key.extend_from_slice(peer.as_str().as_bytes());
+        self.cosignatures.insert(key, line.as_bytes()).map_err(io)?;
+        Ok(())
+    }
+
+    /// Every cosignature of this node's checkpoints: (size, peer, line).
+    pub fn cosignatures(&self) -> Result<Vec<(u64, Country, String)>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.cosignatures.iter() {
+            let (k, v) = r.map_err(io)?;
+            let size = be_u64(k.get(..8).unwrap_or(&[]))?;
+            let peer = k
+                .get(8..)
+                .and_then(|p| std::str::from_utf8(p).ok())
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "cosignature",
+                    key: hex::encode(&k),
+                    reason: "no peer".into(),
+                })?;
+            out.push((size, peer, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
+    }
+
+    /// The largest size of this node's log that `peer` has cosigned.
+    pub fn cosigned_by(&self, peer: Country) -> Result<u64, StoreError> {
+        Ok(self
+            .cosignatures()?
+            .into_iter()
+            .filter(|(_, p, _)| *p == peer)
+            .map(|(s, _, _)| s)
+            .max()
+            .unwrap_or(0))
+    }
+
+    /// What this node last cosigned of `peer`'s log.
+    pub fn witnessed(&self, peer: Country) -> Result<Option<WitnessState>, StoreError> {
+        match self.witnessed.get(peer.as_str().as_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(v) => {
+                ciborium::from_reader(v.as_ref())
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        what: "witness state",
+                        key: peer.to_string(),
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// Every peer log this node witnesses.
+    pub fn witnessed_all(&self) -> Result<Vec<(Country, WitnessState)>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.witnessed.iter() {
+            let (k, _) = r.map_err(io)?;
+            if let Some(c) = std::str::from_utf8(&k).ok().and_then(|s| s.parse().ok())
+                && let Some(w) = self.witnessed(c)?
+            {
+                out.push((c, w));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records the new state of `peer`'s log (sync before answering).
+    pub fn put_witnessed(&self, peer: Country, state: &WitnessState) -> Result<(), StoreError> {
+        let _w = self.writing();
+        let mut bytes = Vec::new();
+        ciborium::into_writer(state, &mut bytes).map_err(io)?;
+        self.witnessed
+            .insert(peer.as_str().as_bytes(), bytes)
+            .map_err(io)?;
+        Ok(())
+    }
+}
+
+fn be_u64(b: &[u8]) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = b.try_into().map_err(|_| StoreError::Corrupt {
+        what: "key",
+        key: hex::encode(b),
+        reason: "not 8 bytes".into(),
+    })?;
+    Ok(u64::from_be_bytes(arr))
 }
 
 fn outbox_value(peer: Country, urgent: bool) -> Vec<u8> {

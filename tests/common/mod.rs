@@ -70,6 +70,11 @@ impl TestNode {
         let cfg = home.join("node.toml");
         let mut text = std::fs::read_to_string(&cfg).unwrap();
         text = text.replace("retry_max = \"5 minutes\"", "retry_max = \"2 s\"");
+        text = text.replace("checkpoint_entries = 100", "checkpoint_entries = 4");
+        text = text.replace(
+            "checkpoint_interval = \"60 s\"",
+            "checkpoint_interval = \"1 s\"",
+        );
         std::fs::write(&cfg, text).unwrap();
         TestNode {
             country: cc.into(),

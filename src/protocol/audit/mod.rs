@@ -73,6 +73,11 @@ pub enum Event {
     MessageRequeued,
     /// A backup of the store was written.
     BackupWritten,
+    /// A peer showed a checkpoint inconsistent with one this node cosigned
+    /// (a fork or a rollback of its log).
+    PeerLogFork,
+    /// A peer's checkpoint or a cosignature of ours did not verify.
+    WitnessRefused,
 }
 
 impl Event {
@@ -91,6 +96,8 @@ impl Event {
         Event::HandshakeRefused,
         Event::MessageRequeued,
         Event::BackupWritten,
+        Event::PeerLogFork,
+        Event::WitnessRefused,
     ];
 
     /// Stable code written in entries.
@@ -109,6 +116,8 @@ impl Event {
             Event::HandshakeRefused => "handshake-refused",
             Event::MessageRequeued => "message-requeued",
             Event::BackupWritten => "backup-written",
+            Event::PeerLogFork => "peer-log-fork",
+            Event::WitnessRefused => "witness-refused",
         }
     }
 

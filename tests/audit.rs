@@ -1,0 +1,243 @@
+//! The verifiable log end to end: checkpoints signed and cosigned by the
+//! peer through normal traffic, an exported bundle verified offline from
+//! cards alone (and tampering found at the right entry), an inclusion proof
+//! a third party checks, and a peer's rollback detected by its witness.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+fn exchange(p: &Pair, n: usize, case: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let (from, to) = if i % 2 == 0 {
+            (&p.gr, "AL")
+        } else {
+            (&p.al, "GR")
+        };
+        let o = from.send(to, &format!("{case}-{i}"), &p.form);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let id = stdout(&o).trim().to_string();
+        from.wait_state(&id, "delivered", 20);
+        ids.push(id);
+    }
+    ids
+}
+
+fn verify_json(args: &[&str]) -> (bool, serde_json::Value) {
+    let o = run(args);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    (o.status.success(), v)
+}
+
+/// Waits until GR's log has a checkpoint cosigned by AL.
+fn wait_cosigned(p: &Pair) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Traffic carries checkpoints to the witness; keep some flowing.
+        exchange(p, 2, "W");
+        let (ok, v) = verify_json(&["audit", "verify", "--home", p.gr.home_str(), "--json"]);
+        assert!(ok, "{v}");
+        if v["cosignatures"].as_u64().unwrap_or(0) > 0 {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "no cosignature came back: {v}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn checkpoints_are_cosigned_exported_and_verified_offline() {
+    let mut p = pair();
+    p.al.serve();
+    p.gr.serve();
+    let ids = exchange(&p, 6, "A");
+    let live = wait_cosigned(&p);
+    assert!(live["checkpoints"].as_u64().unwrap() > 0);
+
+    // Export while running, with ciphertexts, and verify offline from cards.
+    let bundle = p.dir.path().join("gr-bundle");
+    let o = run(&[
+        "audit",
+        "export",
+        "--home",
+        p.gr.home_str(),
+        "--out",
+        bundle.to_str().unwrap(),
+        "--ciphertexts",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let gr_card = p.gr.card_file(p.dir.path());
+    let al_card = p.al.card_file(p.dir.path());
+    let (ok, v) = verify_json(&[
+        "audit",
+        "verify",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--trust",
+        gr_card.to_str().unwrap(),
+        "--trust",
+        al_card.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{v}");
+    assert!(v["cosignatures"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["ciphertexts"].as_u64().unwrap() > 0, "{v}");
+    // Without the log's own card there is nothing to trust.
+    let o = run(&[
+        "audit",
+        "verify",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--trust",
+        al_card.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // The bundle holds no form content.
+    for f in [
+        "entries.cbor",
+        "checkpoints.json",
+        "log.json",
+        "witnessed.json",
+    ] {
+        let text = String::from_utf8_lossy(&std::fs::read(bundle.join(f)).unwrap()).into_owned();
+        assert!(
+            !text.contains("Child-Demo") && !text.contains("Example"),
+            "{f}"
+        );
+    }
+
+    // Tampering with one entry is found at that entry.
+    let entries = std::fs::read(bundle.join("entries.cbor")).unwrap();
+    let mut items: Vec<serde_bytes::ByteBuf> = Vec::new();
+    let mut rest = entries.as_slice();
+    while !rest.is_empty() {
+        items.push(ciborium::from_reader(&mut rest).unwrap());
+    }
+    let write = |items: &[serde_bytes::ByteBuf]| {
+        let mut out = Vec::new();
+        for i in items {
+            ciborium::into_writer(i, &mut out).unwrap();
+        }
+        std::fs::write(bundle.join("entries.cbor"), out).unwrap();
+    };
+    let verify = || {
+        verify_json(&[
+            "audit",
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--trust",
+            gr_card.to_str().unwrap(),
+            "--trust",
+            al_card.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let original = items.clone();
+    let k = 3;
+    let mut e: nfp_node::protocol::audit::Entry =
+        ciborium::from_reader(items[k].as_slice()).unwrap();
+    e.detail = Some("altered".into());
+    items[k] = serde_bytes::ByteBuf::from(nfp_node::protocol::wire::canonical_cbor(&e).unwrap());
+    write(&items);
+    let (ok, v) = verify();
+    assert!(!ok);
+    assert_eq!(v["kind"], "changed", "{v}");
+    assert_eq!(v["entry"], k as u64, "{v}");
+    // Truncated behind a cosigned checkpoint.
+    let cosigned = live["cosigned_size"].as_u64().unwrap() as usize;
+    write(&original[..cosigned - 1]);
+    let (ok, v) = verify();
+    assert!(!ok);
+    assert_eq!(v["kind"], "truncated", "{v}");
+    write(&original);
+    assert!(verify().0);
+
+    // An inclusion proof a third party checks with GR's card alone.
+    let o = run(&["audit", "proof", "--home", p.gr.home_str(), &ids[0]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let proof = p.dir.path().join("proof.json");
+    std::fs::write(&proof, &o.stdout).unwrap();
+    let o = run(&[
+        "audit",
+        "check-proof",
+        "--proof",
+        proof.to_str().unwrap(),
+        "--trust",
+        gr_card.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("the proof holds"));
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    v["index"] = (v["index"].as_u64().unwrap() + 1).into();
+    std::fs::write(&proof, v.to_string()).unwrap();
+    let o = run(&[
+        "audit",
+        "check-proof",
+        "--proof",
+        proof.to_str().unwrap(),
+        "--trust",
+        gr_card.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn a_peer_that_rolls_back_its_log_is_caught_by_its_witness() {
+    let mut p = pair();
+    p.al.serve();
+    p.gr.serve();
+    exchange(&p, 4, "B");
+    let backup = p.dir.path().join("gr-old.backup");
+    let o = run(&[
+        "backup",
+        "--home",
+        p.gr.home_str(),
+        "--out",
+        backup.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // AL cosigns a later state of GR's log.
+    wait_cosigned(&p);
+    exchange(&p, 4, "C");
+    wait_cosigned(&p);
+    // GR quietly restores its old store: its history is rewritten.
+    assert!(p.gr.stop());
+    let o = run(&[
+        "restore",
+        "--home",
+        p.gr.home_str(),
+        "--from",
+        backup.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p.gr.serve();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = p.gr.send("AL", "D", &p.form);
+        let id = stdout(&o).trim().to_string();
+        p.gr.wait_state(&id, "delivered", 20);
+        if p.al.audit_events().contains(&"peer-log-fork".to_string()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "AL did not notice GR's rollback");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // It shows in AL's peer list, and AL's own log still verifies.
+    let client =
+        nfp_node::api::client::Client::for_home(&nfp_node::home::Home::new(&p.al.home)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let peers = rt.block_on(client.get("/v1/peers")).unwrap();
+    assert!(
+        peers["peers"][0]["log_witness"]["fork"].is_string(),
+        "{peers}"
+    );
+    let o = run(&["audit", "verify", "--home", p.al.home_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
