@@ -18,3 +18,4 @@ pub mod outbox;
 pub mod protocol;
 pub mod store;
 pub mod transport;
+pub mod users;

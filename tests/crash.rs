@@ -61,6 +61,12 @@ fn exactly_once_under_kill_9_and_a_long_outage() {
     let al_api = Client::for_home(&Home::new(&p.al.home)).unwrap();
     let gr_api = Client::for_home(&Home::new(&p.gr.home)).unwrap();
 
+    for api in [&al_api, &gr_api] {
+        for case in ["CRASH", "OUTAGE"] {
+            rt.block_on(api.post("/v1/cases", &serde_json::json!({"case": case})))
+                .unwrap();
+        }
+    }
     // Kill points spread over the 2,000 sends.
     let mut kill_at: BTreeSet<usize> = BTreeSet::new();
     while kill_at.len() < KILLS {

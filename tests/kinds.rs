@@ -32,6 +32,7 @@ fn send(
     case: &str,
     reply_to: Option<&str>,
 ) -> std::process::Output {
+    from.open_case(case);
     let form = example(kind);
     let mut args = vec![
         "send",

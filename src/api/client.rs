@@ -45,12 +45,17 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the node whose home is `home`.
+    /// A client for the node whose home is `home`, signing in with the
+    /// personal token in `NFP_TOKEN` if set, else the node admin's token.
     pub fn for_home(home: &Home) -> Result<Client, ClientError> {
         let config = home.config()?;
+        let token = match std::env::var("NFP_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => Zeroizing::new(t.trim().to_string()),
+            _ => home.api_token()?,
+        };
         Ok(Client {
             addr: config.api,
-            token: home.api_token()?,
+            token,
         })
     }
 

@@ -2,9 +2,12 @@
 //! errors to HTTP statuses and JSON error bodies.
 
 use super::ApiError;
+use crate::node::access::Caller;
 use crate::node::{Node, SendError, SendRequest};
 use crate::protocol::audit::Entry;
 use crate::protocol::id::MessageId;
+use crate::users::Role;
+use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -13,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use std::sync::Arc;
-use subtle::ConstantTimeEq as _;
 
 type Reply = Result<Response, (StatusCode, Json<ApiError>)>;
 
@@ -45,6 +47,12 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/audit/export", post(audit_export))
         .route("/v1/audit/proof/{id}", get(audit_proof))
+        .route("/v1/cases", post(case_open))
+        .route("/v1/cases/{case}", get(case_show).post(case_update))
+        .route("/v1/cases/{case}/consents", post(case_consent))
+        .route("/v1/cases/{case}/erase", post(case_erase))
+        .route("/v1/users", get(users_list).post(users_add))
+        .route("/v1/users/{name}/revoke", post(users_revoke))
         .layer(axum::middleware::from_fn_with_state(node.clone(), auth));
     let app = axum::Router::new()
         .route("/v1/health", get(health))
@@ -64,31 +72,57 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
     }
 }
 
-async fn auth(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+async fn auth(State(node): State<Arc<Node>>, mut req: Request, next: Next) -> Response {
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let expected = node.api_token.as_bytes();
-    let ok = given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected));
-    if !ok {
-        return err(
+    match node.authenticate(given) {
+        Some(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        None => err(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "missing or wrong bearer token (see HOME/keys/api.token)",
+            "missing, wrong or revoked bearer token",
         )
-        .into_response();
+        .into_response(),
     }
-    next.run(req).await
+}
+
+fn require(caller: &Caller, roles: &[Role]) -> Result<(), (StatusCode, Json<ApiError>)> {
+    if caller.is(roles) {
+        Ok(())
+    } else {
+        Err(err(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{} ({}) may not do this; it needs the role {}",
+                caller.name,
+                caller.role.as_str(),
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        ))
+    }
 }
 
 async fn health(State(node): State<Arc<Node>>) -> Response {
     Json(json!({"status": "ok", "country": node.me})).into_response()
 }
 
-async fn send(State(node): State<Arc<Node>>, body: axum::body::Bytes) -> Reply {
+async fn send(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> Reply {
     let req: SendRequest = serde_json::from_slice(&body).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -96,7 +130,7 @@ async fn send(State(node): State<Arc<Node>>, body: axum::body::Bytes) -> Reply {
             format!("request body: {e}"),
         )
     })?;
-    match node.send(req).await {
+    match node.send(&caller, req).await {
         Ok(id) => Ok((
             StatusCode::CREATED,
             Json(json!({"id": id, "state": "queued"})),
@@ -120,6 +154,26 @@ async fn send(State(node): State<Arc<Node>>, body: axum::body::Bytes) -> Reply {
             "invalid-request",
             e.to_string(),
         )),
+        Err(SendError::Refused(r)) => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(ApiError {
+                code: "refused-by-safeguard".into(),
+                message: format!(
+                    "refused to protect the child ({}): {}.{}",
+                    r.rule.as_str(),
+                    r.reason,
+                    if r.overridable {
+                        " An admin may override this with a written reason."
+                    } else {
+                        " This safeguard has no override."
+                    }
+                ),
+                fields: Vec::new(),
+            }),
+        )),
+        Err(e @ SendError::Forbidden(_)) => {
+            Err(err(StatusCode::FORBIDDEN, "forbidden", e.to_string()))
+        }
         Err(e) => Err(internal(e)),
     }
 }
@@ -129,12 +183,26 @@ struct ListQuery {
     case: Option<String>,
 }
 
-async fn list(State(node): State<Arc<Node>>, Query(q): Query<ListQuery>) -> Reply {
-    let messages = node.messages(q.case.as_deref()).map_err(internal)?;
+async fn list(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Reply {
+    let mut messages = node.messages(q.case.as_deref()).map_err(internal)?;
+    let mut allowed: std::collections::HashMap<String, bool> = Default::default();
+    messages.retain(|m| {
+        *allowed
+            .entry(m.case.clone())
+            .or_insert_with(|| node.may_list_case(&caller, &m.case))
+    });
     Ok(Json(json!({ "messages": messages })).into_response())
 }
 
-async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
+async fn show(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Reply {
     let id = MessageId::parse(&id).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -143,7 +211,17 @@ async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
         )
     })?;
     match node.show(id).map_err(internal)? {
-        Some(s) => Ok(Json(s).into_response()),
+        Some(s) => {
+            if !node.may_see_case(&caller, &s.message.case) {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("{} may not read the forms of this case", caller.name),
+                ));
+            }
+            node.form_read(&caller, &s.message).await;
+            Ok(Json(s).into_response())
+        }
         None => Err(err(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -152,7 +230,12 @@ async fn show(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
     }
 }
 
-async fn retry(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
+async fn retry(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Reply {
+    require(&caller, &[Role::Operator, Role::CaseManager, Role::Admin])?;
     let id = MessageId::parse(&id).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -177,7 +260,12 @@ struct BackupRequest {
     out: std::path::PathBuf,
 }
 
-async fn backup(State(node): State<Arc<Node>>, body: axum::body::Bytes) -> Reply {
+async fn backup(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(&caller, &[Role::Admin])?;
     let req: BackupRequest = serde_json::from_slice(&body).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -214,7 +302,12 @@ struct AddPeer {
     agreement: String,
 }
 
-async fn add_peer(State(node): State<Arc<Node>>, body: axum::body::Bytes) -> Reply {
+async fn add_peer(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(&caller, &[Role::Admin])?;
     let req: AddPeer = serde_json::from_slice(&body).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -259,7 +352,8 @@ pub fn entry_json(e: &Entry, leaf: &[u8; 32]) -> serde_json::Value {
     })
 }
 
-async fn audit(State(node): State<Arc<Node>>) -> Reply {
+async fn audit(State(node): State<Arc<Node>>, Extension(caller): Extension<Caller>) -> Reply {
+    require(&caller, &[Role::Admin, Role::Auditor])?;
     let mut entries = Vec::new();
     for bytes in node.store.audit_entries() {
         let bytes = bytes.map_err(internal)?;
@@ -298,7 +392,11 @@ pub fn verify_json(
     }
 }
 
-async fn audit_verify(State(node): State<Arc<Node>>) -> Reply {
+async fn audit_verify(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+) -> Reply {
+    require(&caller, &[Role::Admin, Role::Auditor])?;
     let (own, peers) = node.audit_cards();
     let store = node.store.clone();
     let r = tokio::task::spawn_blocking(move || crate::bundle::verify_store(&store, &own, &peers))
@@ -315,7 +413,12 @@ struct ExportRequest {
     ciphertexts: bool,
 }
 
-async fn audit_export(State(node): State<Arc<Node>>, body: axum::body::Bytes) -> Reply {
+async fn audit_export(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(&caller, &[Role::Admin, Role::Auditor])?;
     let req: ExportRequest = serde_json::from_slice(&body).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -349,7 +452,12 @@ async fn audit_export(State(node): State<Arc<Node>>, body: axum::body::Bytes) ->
     }
 }
 
-async fn audit_proof(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
+async fn audit_proof(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Reply {
+    require(&caller, &[Role::Admin, Role::Auditor])?;
     let id = MessageId::parse(&id).map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -365,4 +473,201 @@ async fn audit_proof(State(node): State<Arc<Node>>, Path(id): Path<String>) -> R
             format!("no audit entry names message {id}"),
         )),
     }
+}
+
+fn case_error(e: crate::node::cases::CaseError) -> (StatusCode, Json<ApiError>) {
+    use crate::node::cases::CaseError as E;
+    match e {
+        E::Invalid(fields) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(ApiError {
+                code: "invalid-case".into(),
+                message: E::Invalid(fields.clone()).to_string(),
+                fields,
+            }),
+        ),
+        e @ E::NotFound(_) => err(StatusCode::NOT_FOUND, "not-found", e.to_string()),
+        e @ E::Exists(_) => err(StatusCode::CONFLICT, "exists", e.to_string()),
+        e => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseOpen {
+    case: String,
+    #[serde(default)]
+    fields: crate::node::cases::CaseInput,
+}
+
+async fn case_open(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(&caller, &[Role::Operator, Role::CaseManager, Role::Admin])?;
+    let req: CaseOpen = serde_json::from_slice(&body).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            format!("request body: {e}"),
+        )
+    })?;
+    let view = node
+        .open_case(&req.case, &req.fields, &caller.name)
+        .await
+        .map_err(case_error)?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+fn case_access(
+    node: &Node,
+    caller: &Caller,
+    case: &str,
+) -> Result<(), (StatusCode, Json<ApiError>)> {
+    if node.may_see_case(caller, case) {
+        Ok(())
+    } else {
+        Err(err(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{} is not on this case's access list", caller.name),
+        ))
+    }
+}
+
+async fn case_show(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(case): Path<String>,
+) -> Reply {
+    case_access(&node, &caller, &case)?;
+    match node.case_record(&case).map_err(case_error)? {
+        Some(r) => Ok(Json(node.view(r)).into_response()),
+        None => Err(err(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no case {case}"),
+        )),
+    }
+}
+
+async fn case_update(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(case): Path<String>,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(&caller, &[Role::Operator, Role::CaseManager, Role::Admin])?;
+    case_access(&node, &caller, &case)?;
+    let input: crate::node::cases::CaseInput = serde_json::from_slice(&body).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            format!("request body: {e}"),
+        )
+    })?;
+    let view = node
+        .update_case(&case, &input, &caller.name)
+        .await
+        .map_err(case_error)?;
+    Ok(Json(view).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentRequest {
+    purpose: crate::protocol::case::Purpose,
+    by: crate::protocol::case::ConsentBy,
+    #[serde(default)]
+    withdraw: bool,
+}
+
+async fn case_consent(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(case): Path<String>,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(&caller, &[Role::Operator, Role::CaseManager, Role::Admin])?;
+    case_access(&node, &caller, &case)?;
+    let req: ConsentRequest = serde_json::from_slice(&body).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            format!("request body: {e}"),
+        )
+    })?;
+    let view = node
+        .record_consent(&case, req.purpose, req.by, req.withdraw, &caller.name)
+        .await
+        .map_err(case_error)?;
+    Ok(Json(view).into_response())
+}
+
+async fn case_erase(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(case): Path<String>,
+) -> Reply {
+    require(&caller, &[Role::Admin])?;
+    let n = node
+        .erase_case(&case, &caller.name)
+        .await
+        .map_err(case_error)?;
+    Ok(Json(json!({"case": case, "erased_forms": n})).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserAdd {
+    name: String,
+    role: Role,
+}
+
+async fn users_add(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(&caller, &[Role::Admin])?;
+    let req: UserAdd = serde_json::from_slice(&body).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            format!("request body: {e}"),
+        )
+    })?;
+    let token = node
+        .add_user(&req.name, req.role)
+        .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, "invalid-user", e))?;
+    node.user_audit(
+        &caller,
+        &format!("added user {} ({})", req.name, req.role.as_str()),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": req.name, "role": req.role, "token": token})),
+    )
+        .into_response())
+}
+
+async fn users_list(State(node): State<Arc<Node>>, Extension(caller): Extension<Caller>) -> Reply {
+    require(&caller, &[Role::Admin])?;
+    let users = node.list_users().map_err(internal)?;
+    Ok(Json(json!({ "users": users })).into_response())
+}
+
+async fn users_revoke(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Reply {
+    require(&caller, &[Role::Admin])?;
+    node.revoke_user(&name)
+        .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, "invalid-user", e))?;
+    node.user_audit(&caller, &format!("revoked user {name}"))
+        .await;
+    Ok(Json(json!({"name": name, "revoked": true})).into_response())
 }

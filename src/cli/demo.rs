@@ -146,8 +146,20 @@ async fn exchange(al: &Home, gr: &Home) -> Result<(), Failure> {
     let al_api = Client::for_home(al)?;
     step(
         4,
-        "A Greek operator sends a social inquiry request about case GR-DEMO-0001 to Albania.",
+        "A Greek case manager opens case GR-DEMO-0001; an operator sends a social inquiry request to Albania.",
     );
+    gr_api
+        .post(
+            "/v1/cases",
+            &serde_json::json!({"case": "GR-DEMO-0001", "fields": {
+                "nationality": "AL", "resides": "AL", "born": "2011-04-02"
+            }}),
+        )
+        .await?;
+    println!(
+        "    the case record: an Albanian national living in Albania, no asylum claim, no feared country;"
+    );
+    println!("    the send gate checks these facts before anything leaves the node");
     let form: serde_json::Value =
         serde_json::from_str(FORM).map_err(|e| Failure::failed(e.to_string()))?;
     let sent = gr_api

@@ -7,6 +7,7 @@
 
 mod admin;
 mod audit;
+mod case;
 mod demo;
 mod form;
 mod operator;
@@ -105,6 +106,12 @@ pub enum Command {
         /// Print a JSON object instead of the bare id.
         #[arg(long)]
         json: bool,
+        /// The message asks the peer to trace the child's family.
+        #[arg(long = "family-tracing")]
+        family_tracing: bool,
+        /// Admins only: lift an overridable safeguard, with this written reason.
+        #[arg(long = "override-reason")]
+        override_reason: Option<String>,
     },
     /// List messages.
     Messages {
@@ -128,6 +135,18 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Keep the minimal case record the safeguards need.
+    Case {
+        /// What to do with the case.
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
+    /// Manage operator accounts and their personal tokens.
+    User {
+        /// What to do with accounts.
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Put a failed message back in the queue.
     Retry {
@@ -192,6 +211,153 @@ pub enum PeerCommand {
         /// The agreement file (TOML) both parties use.
         #[arg(long)]
         agreement: PathBuf,
+    },
+}
+
+/// The facts of a case, as flags (shared by `case open` and `case update`).
+#[derive(Debug, clap::Args)]
+pub struct CaseFlags {
+    /// The child seeks asylum.
+    #[arg(long)]
+    pub asylum: bool,
+    /// The child is a recognised refugee in this country.
+    #[arg(long = "refugee-in")]
+    pub refugee_in: Option<String>,
+    /// Countries the child fears (comma-separated codes).
+    #[arg(long, value_delimiter = ',')]
+    pub fears: Vec<String>,
+    /// Countries the child agrees to have contacted (comma-separated codes).
+    #[arg(long = "agrees-contact", value_delimiter = ',')]
+    pub agrees_contact: Vec<String>,
+    /// Date of birth, YYYY-MM-DD.
+    #[arg(long, conflicts_with = "born_year")]
+    pub born: Option<String>,
+    /// Estimated year of birth, when the date is unknown.
+    #[arg(long = "born-year")]
+    pub born_year: Option<i16>,
+    /// Nationality.
+    #[arg(long)]
+    pub nationality: Option<String>,
+    /// Country of habitual residence.
+    #[arg(long)]
+    pub resides: Option<String>,
+    /// The child is stateless.
+    #[arg(long)]
+    pub stateless: bool,
+    /// The child is presumed to be a child (age not established).
+    #[arg(long = "presumed-child")]
+    pub presumed_child: bool,
+    /// The child is formally identified as a victim (default: presumed).
+    #[arg(long)]
+    pub identified: bool,
+    /// Family complicity in the trafficking is suspected.
+    #[arg(long = "complicity-suspected")]
+    pub complicity_suspected: bool,
+    /// The case manager.
+    #[arg(long)]
+    pub manager: Option<String>,
+    /// User names allowed to see the case (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub access: Vec<String>,
+}
+
+/// Case commands.
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Open a case record.
+    Open {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Case reference (pseudonymous).
+        #[arg(long)]
+        case: String,
+        /// The case's facts.
+        #[command(flatten)]
+        flags: CaseFlags,
+    },
+    /// Change a case record (only the flags given change).
+    Update {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Case reference.
+        #[arg(long)]
+        case: String,
+        /// The case's facts.
+        #[command(flatten)]
+        flags: CaseFlags,
+    },
+    /// Show a case record with its age facts.
+    Show {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Case reference.
+        #[arg(long)]
+        case: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record (or withdraw) a consent.
+    Consent {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Case reference.
+        #[arg(long)]
+        case: String,
+        /// continuity-of-care, family-tracing or information.
+        #[arg(long)]
+        purpose: String,
+        /// child or guardian.
+        #[arg(long)]
+        by: String,
+        /// Record a withdrawal instead.
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// Erase a case's record and content for good (admins; retention ended).
+    Erase {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Case reference.
+        #[arg(long)]
+        case: String,
+    },
+}
+
+/// Account commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an account; prints its personal token once.
+    Add {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// User name.
+        #[arg(long)]
+        name: String,
+        /// operator, case-manager, admin or auditor.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the accounts.
+    List {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Revoke an account.
+    Revoke {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// User name.
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -403,8 +569,12 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             lang,
             reply_to,
             json,
+            family_tracing,
+            override_reason,
         } => {
             operator::send(operator::SendArgs {
+                family_tracing,
+                override_reason,
                 home,
                 to,
                 kind,
@@ -419,6 +589,8 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Messages { home, case, json } => operator::messages(home, case, json).await,
         Command::Show { home, id, json } => operator::show(home, &id, json).await,
         Command::Retry { home, id } => operator::retry(home, &id).await,
+        Command::Case { command } => case::run(command).await,
+        Command::User { command } => case::user(command).await,
         Command::Backup { home, out } => admin::backup(home, out).await,
         Command::Restore { home, from, force } => admin::restore(home, from, force).await,
         Command::Audit { command } => match command {

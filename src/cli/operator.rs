@@ -16,6 +16,8 @@ pub(super) struct SendArgs {
     pub lang: Option<String>,
     pub reply_to: Option<String>,
     pub json: bool,
+    pub family_tracing: bool,
+    pub override_reason: Option<String>,
 }
 
 pub(super) async fn send(a: SendArgs) -> Result<(), Failure> {
@@ -45,6 +47,8 @@ pub(super) async fn send(a: SendArgs) -> Result<(), Failure> {
         "lang": a.lang,
         "reply_to": a.reply_to,
         "form": form,
+        "family_tracing": a.family_tracing,
+        "override_reason": a.override_reason,
     });
     let v = client.post("/v1/messages", &body).await?;
     if a.json {

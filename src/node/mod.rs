@@ -5,6 +5,8 @@
 //! Every decision is made by the pure core ([`crate::protocol`],
 //! [`crate::outbox`]); this module wires it to the store and the network.
 
+pub mod access;
+pub mod cases;
 pub mod clock;
 mod delivery;
 mod inbound;
@@ -74,6 +76,7 @@ pub struct Node {
     pub(crate) refusals: Mutex<inbound::RefusalLimiter>,
     pub(crate) handshakes: Arc<tokio::sync::Semaphore>,
     pub(crate) origin: String,
+    pub(crate) users: Mutex<access::UserCache>,
     pub(crate) card: crate::protocol::card::PeerCard,
     pub(crate) checkpoint_entries: u64,
     pub(crate) checkpoint_interval: std::time::Duration,
@@ -209,6 +212,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         refusals: Mutex::new(inbound::RefusalLimiter::default()),
         handshakes: Arc::new(tokio::sync::Semaphore::new(inbound::HANDSHAKES_IN_PROGRESS)),
         origin,
+        users: Mutex::new(access::UserCache::default()),
         card,
         checkpoint_entries: setup.config.audit.checkpoint_entries,
         checkpoint_interval: std::time::Duration::from_secs(crate::config::seconds(

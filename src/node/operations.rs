@@ -31,6 +31,12 @@ pub struct SendRequest {
     pub reply_to: Option<MessageId>,
     /// The form, as JSON.
     pub form: serde_json::Value,
+    /// The message asks the peer to trace the child's family.
+    #[serde(default)]
+    pub family_tracing: bool,
+    /// An admin's written reason to lift an overridable safeguard.
+    #[serde(default)]
+    pub override_reason: Option<String>,
 }
 
 /// Why a send was refused. Nothing is queued in any of these cases.
@@ -46,6 +52,12 @@ pub enum SendError {
     /// Other invalid input (case, language, reply-to).
     #[error("{0}")]
     Invalid(String),
+    /// A safeguard for the child refused the message.
+    #[error("refused to protect the child: {}", .0.reason)]
+    Refused(crate::protocol::gate::Refusal),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -135,8 +147,12 @@ pub struct Shown {
 
 impl Node {
     /// Validates, seals, stores durably and queues a form. Returns its id.
-    pub async fn send(self: &Arc<Self>, req: SendRequest) -> Result<MessageId, SendError> {
-        let result = self.prepare_and_store(&req).await;
+    pub async fn send(
+        self: &Arc<Self>,
+        caller: &super::access::Caller,
+        req: SendRequest,
+    ) -> Result<MessageId, SendError> {
+        let result = self.prepare_and_store(caller, &req).await;
         // A failure of the final sync comes after the message was stored and
         // queued: it is not a refusal, and the message will still go.
         if let Err(e) = &result
@@ -151,6 +167,12 @@ impl Node {
                         .join(",")
                 ),
                 SendError::UnknownPeer(_) => "unknown-peer".into(),
+                SendError::Refused(r) => format!(
+                    "safeguard {}{}",
+                    r.rule.as_str(),
+                    if r.overridable { " (overridable)" } else { "" }
+                ),
+                SendError::Forbidden(_) => format!("forbidden to {}", caller.name),
                 SendError::Invalid(_) => "invalid-request".into(),
                 _ => "internal".into(),
             };
@@ -169,10 +191,58 @@ impl Node {
 
     async fn prepare_and_store(
         self: &Arc<Self>,
+        caller: &super::access::Caller,
         req: &SendRequest,
     ) -> Result<MessageId, SendError> {
+        use crate::users::Role;
+        if !caller.is(&[Role::Operator, Role::CaseManager, Role::Admin]) {
+            return Err(SendError::Forbidden(format!(
+                "{} ({}) may not send messages",
+                caller.name,
+                caller.role.as_str()
+            )));
+        }
         let peer = self.peer(req.to).ok_or(SendError::UnknownPeer(req.to))?;
         check_case_ref(&req.case).map_err(|e| SendError::Invalid(e.to_string()))?;
+        // Every message is about a case, and the case record carries what
+        // the safeguards need: no record, no message.
+        let case = self
+            .case_record(&req.case)
+            .map_err(|e| SendError::Invalid(e.to_string()))?
+            .ok_or_else(|| {
+                SendError::Invalid(format!(
+                    "no case record for {}: open it first with `nfp-node case open --case {}` (the safeguards need its asylum, consent and age facts)",
+                    req.case, req.case
+                ))
+            })?;
+        if !self.may_see_case(caller, &req.case) {
+            return Err(SendError::Forbidden(format!(
+                "{} is not on the access list of this case",
+                caller.name
+            )));
+        }
+        let today_for_gate = self.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        let override_ = match &req.override_reason {
+            None => None,
+            Some(_) if caller.role != Role::Admin => {
+                return Err(SendError::Forbidden(
+                    "only an admin may override a safeguard".into(),
+                ));
+            }
+            Some(reason) => Some(crate::protocol::gate::Override {
+                by_admin: caller.name.clone(),
+                reason: reason.clone(),
+            }),
+        };
+        let lifted = crate::protocol::gate::check_with_override(
+            &case,
+            req.to,
+            req.kind,
+            req.family_tracing,
+            today_for_gate,
+            override_.as_ref(),
+        )
+        .map_err(SendError::Refused)?;
         let lang = match req.lang {
             Some(l) if peer.agreement.allows_language(l) => l,
             Some(l) => {
@@ -277,6 +347,22 @@ impl Node {
                 detail: Some(req.kind.as_str().to_string()),
             },
         );
+        if let (Some(rule), Some(o)) = (lifted, &override_) {
+            self.audit(
+                Event::GateOverridden,
+                Record {
+                    peer: Some(req.to),
+                    message: Some(id),
+                    envelope: Some(hash),
+                    detail: Some(format!(
+                        "{} lifted by {}: {}",
+                        rule.as_str(),
+                        o.by_admin,
+                        o.reason.chars().take(300).collect::<String>()
+                    )),
+                },
+            );
+        }
         let synced = self.sync.wait().await;
         let now_ms = self.now_ms();
         lock(&self.queue).push(id, req.to, urgent, now_ms);

@@ -8,14 +8,17 @@
 pub mod agreement;
 pub mod audit;
 pub mod card;
+pub mod case;
 pub mod country;
 pub mod deadline;
 pub mod envelope;
 pub mod forms;
+pub mod gate;
 pub mod id;
 pub mod keys;
 pub mod labels;
 pub mod language;
+pub mod schedule;
 pub mod wire;
 
 /// A point in time, as the protocol sees it: whole seconds since the Unix

@@ -25,6 +25,7 @@ const TREES: &[&str] = &[
     "checkpoints",
     "cosignatures",
     "witnessed",
+    "cases",
 ];
 
 /// What a backup holds.

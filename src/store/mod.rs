@@ -81,6 +81,7 @@ pub struct Store {
     checkpoints: sled::Tree,
     cosignatures: sled::Tree,
     witnessed: sled::Tree,
+    cases: sled::Tree,
     form_key: Zeroizing<[u8; 32]>,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
     /// Every write holds this shared; a backup holds it exclusively.
@@ -113,6 +114,7 @@ impl Store {
             checkpoints: tree("checkpoints")?,
             cosignatures: tree("cosignatures")?,
             witnessed: tree("witnessed")?,
+            cases: tree("cases")?,
             db,
             log: Mutex::new(LogState::default()),
             form_key: Zeroizing::new(*form_key),
@@ -310,31 +312,28 @@ impl Store {
         chacha20poly1305::XChaCha20Poly1305::new(key.into())
     }
 
-    fn seal_form(
-        &self,
-        id: MessageId,
-        form: &[u8],
-        nonce: [u8; 24],
-    ) -> Result<Vec<u8>, StoreError> {
-        let cipher = self.form_cipher();
-        let ct = cipher
-            .encrypt(
-                &nonce.into(),
-                Payload {
-                    msg: form,
-                    aad: &id.to_bytes(),
-                },
-            )
-            .map_err(|_| StoreError::Io("form encryption failed".into()))?;
+    /// Seals `plain` at rest with the storage key, bound to `aad` (the
+    /// record's key), under a fresh 24-byte nonce.
+    fn seal(&self, aad: &[u8], plain: &[u8], nonce: [u8; 24]) -> Result<Vec<u8>, StoreError> {
+        let ct = self
+            .form_cipher()
+            .encrypt(&nonce.into(), Payload { msg: plain, aad })
+            .map_err(|_| StoreError::Io("encryption at rest failed".into()))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(out)
     }
 
-    fn open_form(&self, id: MessageId, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+    fn unseal(
+        &self,
+        what: &'static str,
+        key: String,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
         let corrupt = |reason: &str| StoreError::Corrupt {
-            what: "form",
-            key: id.to_string(),
+            what,
+            key: key.clone(),
             reason: reason.into(),
         };
         if sealed.len() < 24 {
@@ -342,16 +341,88 @@ impl Store {
         }
         let (nonce, ct) = sealed.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().map_err(|_| corrupt("bad nonce"))?;
-        let cipher = self.form_cipher();
-        cipher
-            .decrypt(
-                &nonce.into(),
-                Payload {
-                    msg: ct,
-                    aad: &id.to_bytes(),
-                },
-            )
+        self.form_cipher()
+            .decrypt(&nonce.into(), Payload { msg: ct, aad })
             .map_err(|_| corrupt("does not decrypt with this node's storage key"))
+    }
+
+    fn seal_form(
+        &self,
+        id: MessageId,
+        form: &[u8],
+        nonce: [u8; 24],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.seal(&id.to_bytes(), form, nonce)
+    }
+
+    fn open_form(&self, id: MessageId, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.unseal("form", id.to_string(), &id.to_bytes(), sealed)
+    }
+
+    /// A keyed commitment to `value` under this node's storage key: the
+    /// same value always gives the same commitment, and nobody without the
+    /// key can test guesses against it.
+    pub fn commit_to(&self, domain: &[u8], value: &[u8]) -> String {
+        use sha2::Digest as _;
+        let d = sha2::Sha256::new()
+            .chain_update(b"nfp-node commitment v1\0")
+            .chain_update(self.form_key.as_slice())
+            .chain_update(domain)
+            .chain_update([0u8])
+            .chain_update(value)
+            .finalize();
+        hex::encode(&d[..16])
+    }
+
+    /// Stores a case record (CBOR), sealed at rest.
+    pub fn put_case(&self, case: &str, record: &[u8], nonce: [u8; 24]) -> Result<(), StoreError> {
+        let _w = self.writing();
+        let aad = format!("case:{case}");
+        self.cases
+            .insert(case.as_bytes(), self.seal(aad.as_bytes(), record, nonce)?)
+            .map_err(io)?;
+        Ok(())
+    }
+
+    /// A case record's CBOR, unsealed.
+    pub fn case(&self, case: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.cases.get(case.as_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(v) => {
+                let aad = format!("case:{case}");
+                self.unseal("case record", case.to_string(), aad.as_bytes(), &v)
+                    .map(Some)
+            }
+        }
+    }
+
+    /// Every case reference.
+    pub fn case_refs(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for k in self.cases.iter().keys() {
+            out.push(String::from_utf8_lossy(&k.map_err(io)?).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Deletes the sealed form of a message for good (erasure).
+    pub fn erase_content(&self, id: MessageId) -> Result<bool, StoreError> {
+        let _w = self.writing();
+        let key = id.to_bytes();
+        let had = self.forms.remove(key).map_err(io)?.is_some();
+        // An incoming envelope could be opened again with this node's key:
+        // it goes too. The envelope hash stays in the audit trail.
+        let rec = self.message(id)?;
+        if rec.is_some_and(|r| r.direction == Direction::In) {
+            self.envelopes.remove(key).map_err(io)?;
+        }
+        Ok(had)
+    }
+
+    /// Deletes a case record for good.
+    pub fn erase_case(&self, case: &str) -> Result<bool, StoreError> {
+        let _w = self.writing();
+        Ok(self.cases.remove(case.as_bytes()).map_err(io)?.is_some())
     }
 
     /// Stores an outgoing message and queues it. The record is the commit

@@ -199,7 +199,16 @@ impl TestNode {
             .collect()
     }
 
+    /// `case open` (nothing to protect: national of and resident in the
+    /// peer's country); an already open case is fine.
+    pub fn open_case(&self, case: &str) {
+        // A refused case reference makes the send that follows fail with
+        // its own, clearer error; the tests check that.
+        let _ = run(&["case", "open", "--home", self.home_str(), "--case", case]);
+    }
+
     pub fn send(&self, to: &str, case: &str, form: &Path) -> Output {
+        self.open_case(case);
         run(&[
             "send",
             "--home",

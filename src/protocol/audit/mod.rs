@@ -78,6 +78,20 @@ pub enum Event {
     PeerLogFork,
     /// A peer's checkpoint or a cosignature of ours did not verify.
     WitnessRefused,
+    /// A case record was opened.
+    CaseOpened,
+    /// A case record was changed.
+    CaseUpdated,
+    /// A consent was recorded or withdrawn.
+    ConsentRecorded,
+    /// An admin lifted an overridable safeguard, with a written reason.
+    GateOverridden,
+    /// A case's content was erased for good.
+    CaseErased,
+    /// A person read a form.
+    FormRead,
+    /// An account was added or revoked.
+    UsersChanged,
 }
 
 impl Event {
@@ -98,6 +112,13 @@ impl Event {
         Event::BackupWritten,
         Event::PeerLogFork,
         Event::WitnessRefused,
+        Event::CaseOpened,
+        Event::CaseUpdated,
+        Event::ConsentRecorded,
+        Event::GateOverridden,
+        Event::CaseErased,
+        Event::FormRead,
+        Event::UsersChanged,
     ];
 
     /// Stable code written in entries.
@@ -118,6 +139,13 @@ impl Event {
             Event::BackupWritten => "backup-written",
             Event::PeerLogFork => "peer-log-fork",
             Event::WitnessRefused => "witness-refused",
+            Event::CaseOpened => "case-opened",
+            Event::CaseUpdated => "case-updated",
+            Event::ConsentRecorded => "consent-recorded",
+            Event::GateOverridden => "gate-overridden",
+            Event::CaseErased => "case-erased",
+            Event::FormRead => "form-read",
+            Event::UsersChanged => "users-changed",
         }
     }
 
