@@ -177,6 +177,7 @@ fn main() {
         v: 1,
         id: meta.id,
         to: gr,
+        due: None,
         from: al,
         envelope: serde_bytes::ByteBuf::from(sha256(&env).to_vec()),
         received: 1_795_392_001,

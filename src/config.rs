@@ -28,6 +28,26 @@ pub struct NodeConfig {
     /// Audit checkpoints.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Deadline escalation.
+    #[serde(default, skip_serializing_if = "DeadlinesConfig::is_empty")]
+    pub deadlines: DeadlinesConfig,
+}
+
+impl DeadlinesConfig {
+    fn is_empty(&self) -> bool {
+        self.escalation_command.is_empty()
+    }
+}
+
+/// What the node does when a deadline is overdue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlinesConfig {
+    /// A program and its arguments, run (without a shell) for each overdue
+    /// deadline, with NFP_DEADLINE_MESSAGE, _PEER, _KIND, _DUE and _OWED in
+    /// its environment. No personal data is passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalation_command: Vec<String>,
 }
 
 /// When the node signs checkpoints of its audit log.

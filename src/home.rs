@@ -210,6 +210,7 @@ impl Home {
             api: p.api,
             delivery: Default::default(),
             audit: Default::default(),
+            deadlines: Default::default(),
         };
         let problems = config.validate();
         if !problems.is_empty() {

@@ -919,11 +919,21 @@ fn receipts_and_responses_match() {
         v: envelope::VERSION,
         id: MessageId::new(1_795_392_000_000, [0x44; 10]),
         to: "GR".parse().unwrap(),
+        due: None,
         from: "AL".parse().unwrap(),
         envelope: serde_bytes::ByteBuf::from(sha256(b"an envelope").to_vec()),
         received: 1_795_392_005,
     };
     spec.assert_valid("receipt", &cbor(&receipt), "receipt payload");
+    let with_due = Receipt {
+        due: Some(1_797_984_005),
+        ..receipt.clone()
+    };
+    spec.assert_valid(
+        "receipt",
+        &cbor(&with_due),
+        "receipt payload with a due time",
+    );
     let signed = envelope::sign_receipt(&receipt, &signer).unwrap();
     spec.assert_valid("receipt-sign1", &signed, "signed receipt");
     let frame = Response::Receipt(signed).encode().unwrap();

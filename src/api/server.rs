@@ -47,6 +47,8 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/audit/export", post(audit_export))
         .route("/v1/audit/proof/{id}", get(audit_proof))
+        .route("/v1/deadlines", get(deadlines_list))
+        .route("/v1/reports/sla", get(report_sla))
         .route("/v1/cases", post(case_open))
         .route("/v1/cases/{case}", get(case_show).post(case_update))
         .route("/v1/cases/{case}/consents", post(case_consent))
@@ -670,4 +672,84 @@ async fn users_revoke(
     node.user_audit(&caller, &format!("revoked user {name}"))
         .await;
     Ok(Json(json!({"name": name, "revoked": true})).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct DeadlineQuery {
+    #[serde(default)]
+    overdue: bool,
+    peer: Option<String>,
+}
+
+async fn deadlines_list(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<DeadlineQuery>,
+) -> Reply {
+    use crate::node::deadlines::{DeadlineView, urgency};
+    let peer = match &q.peer {
+        Some(p) => Some(
+            p.parse::<crate::protocol::country::Country>()
+                .map_err(|e| {
+                    err(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid-request",
+                        e.to_string(),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let mut all = node.deadline_views().map_err(internal)?;
+    all.retain(|(d, s)| {
+        peer.is_none_or(|p| p == d.peer)
+            && (!q.overdue || *s == crate::protocol::deadline::DeadlineState::Overdue)
+            && node.may_list_case(&caller, &d.case)
+    });
+    all.sort_by(|(a, sa), (b, sb)| {
+        (urgency(*sa), !a.owed, a.deadline.due).cmp(&(urgency(*sb), !b.owed, b.deadline.due))
+    });
+    let list: Vec<DeadlineView> = all.iter().map(|(d, s)| DeadlineView::of(d, *s)).collect();
+    Ok(Json(json!({ "deadlines": list })).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct SlaQuery {
+    peer: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn report_sla(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<SlaQuery>,
+) -> Reply {
+    require(&caller, &[Role::Admin, Role::Auditor, Role::CaseManager])?;
+    let bad = |m: String| err(StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", m);
+    let peer = match &q.peer {
+        Some(p) => Some(
+            p.parse::<crate::protocol::country::Country>()
+                .map_err(|e| bad(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let day =
+        |s: &Option<String>| -> Result<Option<jiff::Timestamp>, (StatusCode, Json<ApiError>)> {
+            match s {
+                None => Ok(None),
+                Some(t) => {
+                    let d: jiff::civil::Date = t
+                        .parse()
+                        .map_err(|_| bad(format!("{t:?} is not a date (YYYY-MM-DD)")))?;
+                    d.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                        .map(|z| Some(z.timestamp()))
+                        .map_err(|e| bad(e.to_string()))
+                }
+            }
+        };
+    let (from, to) = (day(&q.from)?, day(&q.to)?);
+    let all = node.deadline_views().map_err(internal)?;
+    let lines = crate::node::deadlines::sla_report(&all, peer, from, to);
+    Ok(Json(json!({ "lines": lines })).into_response())
 }

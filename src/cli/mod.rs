@@ -8,6 +8,7 @@
 mod admin;
 mod audit;
 mod case;
+mod deadlines;
 mod demo;
 mod form;
 mod operator;
@@ -147,6 +148,30 @@ pub enum Command {
         /// What to do with accounts.
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// What this NFP owes and awaits: overdue first, then due soon, then the rest.
+    Deadlines {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Only overdue deadlines.
+        #[arg(long)]
+        overdue: bool,
+        /// Only this peer.
+        #[arg(long)]
+        peer: Option<String>,
+        /// Show times in this IANA time zone (default: this NFP's zone in its agreements).
+        #[arg(long)]
+        tz: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reports.
+    Report {
+        /// Which report.
+        #[command(subcommand)]
+        command: ReportCommand,
     },
     /// Put a failed message back in the queue.
     Retry {
@@ -358,6 +383,29 @@ pub enum UserCommand {
         /// User name.
         #[arg(long)]
         name: String,
+    },
+}
+
+/// Reports.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Compliance with the agreed response times, per peer and kind.
+    Sla {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Only this peer.
+        #[arg(long)]
+        peer: Option<String>,
+        /// From this date (YYYY-MM-DD, by when the clock started).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this date (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -590,6 +638,23 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Show { home, id, json } => operator::show(home, &id, json).await,
         Command::Retry { home, id } => operator::retry(home, &id).await,
         Command::Case { command } => case::run(command).await,
+        Command::Deadlines {
+            home,
+            overdue,
+            peer,
+            tz,
+            json,
+        } => deadlines::list(home, overdue, peer, tz, json).await,
+        Command::Report {
+            command:
+                ReportCommand::Sla {
+                    home,
+                    peer,
+                    from,
+                    to,
+                    json,
+                },
+        } => deadlines::sla(home, peer, from, to, json).await,
         Command::User { command } => case::user(command).await,
         Command::Backup { home, out } => admin::backup(home, out).await,
         Command::Restore { home, from, force } => admin::restore(home, from, force).await,

@@ -162,8 +162,17 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
             match envelope::verify_receipt(&receipt, peer, &p.card.signing_key, node.me, id, &env) {
                 Ok(r) => {
                     let at = node.now().as_second();
-                    if let Err(e) = node.store.mark_delivered(id, &receipt, at) {
-                        return Outcome::Retry(e.to_string());
+                    let rec = match node.store.mark_delivered(id, &receipt, at) {
+                        Ok(rec) => rec,
+                        Err(e) => return Outcome::Retry(e.to_string()),
+                    };
+                    if let (Some(rec), Some(due)) = (&rec, r.due)
+                        && let (Ok(received), Ok(due)) = (
+                            jiff::Timestamp::from_second(r.received),
+                            jiff::Timestamp::from_second(due),
+                        )
+                    {
+                        node.open_awaited(rec, received, due);
                     }
                     node.audit(
                         Event::MessageDelivered,

@@ -5,7 +5,6 @@
 use super::Node;
 use crate::protocol::audit::{Event, Record};
 use crate::protocol::country::Country;
-use crate::protocol::deadline::{self, Calendar};
 use crate::protocol::envelope::{self, Receipt, sha256};
 use crate::protocol::forms::Form;
 use crate::protocol::wire::{RejectCode, Rejection, Request, Response};
@@ -268,7 +267,7 @@ impl Node {
         } else {
             Form::from_cbor(opened.meta.kind, &opened.form_cbor, today).map(|f| (f, Vec::new()))
         };
-        let _form = match decoded {
+        let form = match decoded {
             Ok((f, skipped)) => {
                 if !skipped.is_empty() {
                     tracing::info!(%peer, msg_id = %id, minor = opened.meta.minor, fields = skipped.len(),
@@ -388,10 +387,17 @@ impl Node {
             }
         } else {
             let received = now.as_second();
+            // What this NFP now owes, on its own calendar: the due time is
+            // signed into the receipt so both nodes show the same deadline.
+            // Whole seconds: the receipt carries Unix seconds.
+            let start = jiff::Timestamp::from_second(received).unwrap_or(now);
+            let owed = self.owed_deadline(peer, opened.meta.kind, &form, start);
+            let red_flag = matches!(&form, Form::FollowUpReport(r) if r.has_red_flag());
             let receipt = Receipt {
                 v: envelope::VERSION,
                 id,
                 to: peer,
+                due: owed.as_ref().map(|d| d.due.as_second()),
                 from: self.me,
                 envelope: serde_bytes::ByteBuf::from(hash.to_vec()),
                 received,
@@ -402,11 +408,7 @@ impl Node {
                     return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
                 }
             };
-            let due = p
-                .agreement
-                .respond_within(opened.meta.kind)
-                .and_then(|d| deadline::due(now, d, &Calendar::default()).ok())
-                .map(|t| t.as_second());
+            let due = owed.as_ref().map(|d| d.due.as_second());
             let rec = MessageRecord {
                 id,
                 direction: Direction::In,
@@ -436,6 +438,15 @@ impl Node {
                 .put_incoming(&rec, &env, &opened.form_cbor, &receipt, nonce)
             {
                 return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
+            }
+            if let Some(d) = owed {
+                self.open_owed(&rec, d, red_flag);
+            }
+            if let (Some(r), Ok(at)) = (
+                opened.meta.reply_to,
+                jiff::Timestamp::from_second(opened.meta.created),
+            ) {
+                self.close_deadline(r, opened.meta.kind, id, at);
             }
             self.audit(
                 Event::MessageReceived,

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod cases;
 pub mod clock;
+pub mod deadlines;
 mod delivery;
 mod inbound;
 mod operations;
@@ -77,6 +78,7 @@ pub struct Node {
     pub(crate) handshakes: Arc<tokio::sync::Semaphore>,
     pub(crate) origin: String,
     pub(crate) users: Mutex<access::UserCache>,
+    pub(crate) escalation_command: Vec<String>,
     pub(crate) card: crate::protocol::card::PeerCard,
     pub(crate) checkpoint_entries: u64,
     pub(crate) checkpoint_interval: std::time::Duration,
@@ -213,6 +215,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         handshakes: Arc::new(tokio::sync::Semaphore::new(inbound::HANDSHAKES_IN_PROGRESS)),
         origin,
         users: Mutex::new(access::UserCache::default()),
+        escalation_command: setup.config.deadlines.escalation_command.clone(),
         card,
         checkpoint_entries: setup.config.audit.checkpoint_entries,
         checkpoint_interval: std::time::Duration::from_secs(crate::config::seconds(
@@ -229,6 +232,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
     }
     tasks.spawn(crate::api::server::run(node.clone(), api_listener));
     tasks.spawn(witness::checkpointer(node.clone()));
+    tasks.spawn(deadlines::watch(node.clone()));
     tracing::info!(country = %node.me, quic = ?quic_addr, api = %api_addr, "node started");
     Ok(Running {
         node,

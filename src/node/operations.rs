@@ -363,6 +363,11 @@ impl Node {
                 },
             );
         }
+        if let Some(r) = req.reply_to
+            && let Ok(at) = jiff::Timestamp::from_second(meta.created)
+        {
+            self.close_deadline(r, req.kind, id, at);
+        }
         let synced = self.sync.wait().await;
         let now_ms = self.now_ms();
         lock(&self.queue).push(id, req.to, urgent, now_ms);

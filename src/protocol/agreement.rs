@@ -702,7 +702,7 @@ impl Agreement {
         let all: Vec<Kind> = Kind::ALL
             .iter()
             .copied()
-            .filter(|k| k.may_answer(kind))
+            .filter(|k| k.may_answer(kind) && *k != Kind::Reminder)
             .collect();
         let specific: Vec<Kind> = all
             .iter()

@@ -111,6 +111,11 @@ pub struct Receipt {
     pub id: MessageId,
     /// The original sender (receipt recipient).
     pub to: Country,
+    /// When the receiver's answer is due under the agreement, Unix seconds
+    /// (absent when no response time is agreed). Signed by the party that
+    /// owes the answer, so both nodes show the same deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<UnixTime>,
     /// The receiver (receipt signer).
     pub from: Country,
     /// SHA-256 of the envelope bytes as received.
@@ -788,6 +793,7 @@ mod tests {
             v: VERSION,
             id,
             to: gr(),
+            due: None,
             from: al(),
             envelope: serde_bytes::ByteBuf::from(sha256(env).to_vec()),
             received: 1_790_000_001,

@@ -26,6 +26,7 @@ const TREES: &[&str] = &[
     "cosignatures",
     "witnessed",
     "cases",
+    "deadlines",
 ];
 
 /// What a backup holds.

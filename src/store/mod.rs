@@ -82,6 +82,7 @@ pub struct Store {
     cosignatures: sled::Tree,
     witnessed: sled::Tree,
     cases: sled::Tree,
+    deadlines: sled::Tree,
     form_key: Zeroizing<[u8; 32]>,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
     /// Every write holds this shared; a backup holds it exclusively.
@@ -115,6 +116,7 @@ impl Store {
             cosignatures: tree("cosignatures")?,
             witnessed: tree("witnessed")?,
             cases: tree("cases")?,
+            deadlines: tree("deadlines")?,
             db,
             log: Mutex::new(LogState::default()),
             form_key: Zeroizing::new(*form_key),
@@ -419,6 +421,49 @@ impl Store {
         Ok(had)
     }
 
+    /// Stores a deadline (keyed by the message that must be answered).
+    pub fn put_deadline(&self, d: &DeadlineRecord) -> Result<(), StoreError> {
+        let _w = self.writing();
+        let mut bytes = Vec::new();
+        ciborium::into_writer(d, &mut bytes).map_err(io)?;
+        self.deadlines
+            .insert(d.request.to_bytes(), bytes)
+            .map_err(io)?;
+        Ok(())
+    }
+
+    /// The deadline on message `id`, if any.
+    pub fn deadline(&self, id: MessageId) -> Result<Option<DeadlineRecord>, StoreError> {
+        match self.deadlines.get(id.to_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(v) => {
+                ciborium::from_reader(v.as_ref())
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        what: "deadline",
+                        key: id.to_string(),
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// Every deadline.
+    pub fn deadlines(&self) -> Result<Vec<DeadlineRecord>, StoreError> {
+        let mut out = Vec::new();
+        for v in self.deadlines.iter().values() {
+            let v = v.map_err(io)?;
+            out.push(
+                ciborium::from_reader(v.as_ref()).map_err(|e| StoreError::Corrupt {
+                    what: "deadline",
+                    key: "(scan)".into(),
+                    reason: e.to_string(),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Deletes a case record for good.
     pub fn erase_case(&self, case: &str) -> Result<bool, StoreError> {
         let _w = self.writing();
@@ -638,6 +683,31 @@ impl LogState {
         self.range.append(leaf);
         self.leaves.push(leaf);
     }
+}
+
+/// A deadline as the node tracks it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeadlineRecord {
+    /// The message that must be answered.
+    pub request: MessageId,
+    /// The other party.
+    pub peer: Country,
+    /// The case.
+    pub case: String,
+    /// True when this NFP owes the answer; false when it awaits it.
+    pub owed: bool,
+    /// The deadline.
+    pub deadline: crate::protocol::deadline::Deadline,
+    /// Kinds that answer it.
+    pub answered_by: Vec<crate::protocol::forms::Kind>,
+    /// Reminders sent (awaited) or received (owed).
+    pub reminders_sent: u32,
+    /// Whether the node escalated it as overdue.
+    pub escalated: bool,
+    /// The answer, once there is one.
+    pub answer: Option<MessageId>,
+    /// When the answer was made (its creation time).
+    pub answered_at: Option<jiff::Timestamp>,
 }
 
 /// What this node knows of a peer's log, as its witness.

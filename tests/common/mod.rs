@@ -259,11 +259,16 @@ pub struct Pair {
 }
 
 pub fn pair() -> Pair {
+    pair_with(AGREEMENT)
+}
+
+/// Two nodes under the given agreement text.
+pub fn pair_with(agreement_text: &str) -> Pair {
     let dir = tempfile::tempdir().unwrap();
     let al = TestNode::init(dir.path(), "AL");
     let gr = TestNode::init(dir.path(), "GR");
     let agreement = dir.path().join("AL-GR.toml");
-    std::fs::write(&agreement, AGREEMENT).unwrap();
+    std::fs::write(&agreement, agreement_text).unwrap();
     let form = dir.path().join("form.json");
     std::fs::write(&form, FORM).unwrap();
     let al_card = al.card_file(dir.path());

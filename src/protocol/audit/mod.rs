@@ -92,6 +92,10 @@ pub enum Event {
     FormRead,
     /// An account was added or revoked.
     UsersChanged,
+    /// A deadline was met (or met late) by an answer.
+    DeadlineClosed,
+    /// A deadline passed without an answer; the node escalated it.
+    DeadlineOverdue,
 }
 
 impl Event {
@@ -119,6 +123,8 @@ impl Event {
         Event::CaseErased,
         Event::FormRead,
         Event::UsersChanged,
+        Event::DeadlineClosed,
+        Event::DeadlineOverdue,
     ];
 
     /// Stable code written in entries.
@@ -146,6 +152,8 @@ impl Event {
             Event::CaseErased => "case-erased",
             Event::FormRead => "form-read",
             Event::UsersChanged => "users-changed",
+            Event::DeadlineClosed => "deadline-closed",
+            Event::DeadlineOverdue => "deadline-overdue",
         }
     }
 

@@ -9,6 +9,7 @@ pub mod assessment;
 pub mod care;
 pub mod common;
 pub mod followup;
+pub mod reminder;
 pub mod social_inquiry_request;
 pub mod template;
 
@@ -138,6 +139,8 @@ kinds! {
         "A person has taken the case; names the responsible officer.";
     CaseClosure => "case-closure", followup::CaseClosure,
         "A proposal or confirmation to close the case.";
+    Reminder => "reminder", reminder::Reminder,
+        "Sent by a node on its own: an answer the peer owes is due or overdue.";
 }
 
 impl Kind {
@@ -158,7 +161,7 @@ impl Kind {
                 CaseUpdate,
                 CaseClosure,
             ],
-            CaseUpdate => Kind::ALL,
+            CaseUpdate | Reminder => Kind::ALL,
             CaseClosure => &[CaseClosure, FollowUpReport, CaseUpdate],
             // Requests and notices open a thread; they may follow up a case update.
             SocialInquiryRequest
