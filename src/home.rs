@@ -115,6 +115,8 @@ pub struct Peer {
     pub card: PeerCard,
     /// The agreement.
     pub agreement: Agreement,
+    /// The parties whose signature of this exact agreement verifies.
+    pub signed_by: Vec<Country>,
 }
 
 /// Everything a serving node loads from its home.
@@ -370,6 +372,7 @@ impl Home {
                     peers.insert(
                         card.country,
                         Peer {
+                            signed_by: self.signed_by(a, &card),
                             card,
                             agreement: (*a).clone(),
                         },
@@ -538,6 +541,121 @@ impl Home {
         Ok(Zeroizing::new(
             read_text(&self.token_path())?.trim().to_string(),
         ))
+    }
+}
+
+impl Home {
+    /// The agreement signatures directory.
+    pub fn signatures_dir(&self) -> PathBuf {
+        self.agreements_dir().join("signatures")
+    }
+
+    fn signature_path(&self, id: &str, version: u32, party: Country) -> PathBuf {
+        self.signatures_dir()
+            .join(format!("{id}.v{version}.{party}.sig"))
+    }
+
+    /// This node's signing public key, read from its private key file.
+    fn own_signing_key(&self) -> Option<crate::protocol::keys::VerifyingKey> {
+        read_secret::<32>(&self.keys().join("signing.key"))
+            .ok()
+            .map(|seed| SigningKey::from_seed(&seed).verifying_key())
+    }
+
+    /// Which parties' signatures of `agreement` verify: this node's with its
+    /// own key, the peer's with the key in its registered card.
+    pub fn signed_by(&self, agreement: &Agreement, peer: &PeerCard) -> Vec<Country> {
+        let mut out = Vec::new();
+        let me = self.config().ok().map(|c| c.country);
+        for party in &agreement.parties {
+            let key = if Some(*party) == me {
+                self.own_signing_key()
+            } else if *party == peer.country {
+                Some(peer.signing_key)
+            } else {
+                None
+            };
+            let Some(key) = key else { continue };
+            let path = self.signature_path(&agreement.id, agreement.version, *party);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            match crate::protocol::signature::AgreementSignature::from_toml(&text) {
+                Ok(sig) if sig.party == *party && sig.verify(agreement, &key).is_ok() => {
+                    out.push(*party)
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Signs an agreement with this node's key; writes and returns the
+    /// signature file to send to the other party.
+    pub fn sign_agreement(&self, agreement_text: &str) -> Result<(PathBuf, String), HomeError> {
+        let setup = self.load()?;
+        let agreement = Agreement::from_toml(agreement_text).map_err(|errs| {
+            HomeError::Problems(
+                errs.into_iter()
+                    .map(|e| Problem {
+                        file: PathBuf::from("--agreement"),
+                        field: e.field,
+                        message: e.message,
+                    })
+                    .collect(),
+            )
+        })?;
+        let me = setup.config.country;
+        if !agreement.parties.contains(&me) {
+            return Err(HomeError::Invalid(format!(
+                "agreement {} does not name this node's country {me}",
+                agreement.id
+            )));
+        }
+        let sig =
+            crate::protocol::signature::AgreementSignature::sign(&agreement, me, &setup.signing);
+        let dir = self.signatures_dir();
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = self.signature_path(&agreement.id, agreement.version, me);
+        write_atomic(&path, sig.to_toml().as_bytes())?;
+        Ok((path, sig.to_toml()))
+    }
+
+    /// Stores the other party's signature file after checking it is well
+    /// formed and self-consistent; whether it counts is decided against the
+    /// registered agreement and card.
+    pub fn add_signature(
+        &self,
+        text: &str,
+    ) -> Result<crate::protocol::signature::AgreementSignature, HomeError> {
+        let sig = crate::protocol::signature::AgreementSignature::from_toml(text)
+            .map_err(|e| HomeError::Invalid(format!("signature file: {e}")))?;
+        let config = self.config()?;
+        if sig.party == config.country {
+            return Err(HomeError::Invalid(
+                "this is this node's own signature; sign with `agreement sign`".into(),
+            ));
+        }
+        let (peers, _) = self.peers(config.country);
+        if let Some(p) = peers.get(&sig.party) {
+            if p.card.signing_key != sig.signing_key {
+                return Err(HomeError::Invalid(format!(
+                    "the signature is by key {}, but {}'s registered card has {}",
+                    sig.signing_key, sig.party, p.card.signing_key
+                )));
+            }
+            if p.agreement.id == sig.agreement && p.agreement.version == sig.version {
+                sig.verify(&p.agreement, &p.card.signing_key)
+                    .map_err(|e| HomeError::Invalid(format!("{}'s signature {e}", sig.party)))?;
+            }
+        }
+        let dir = self.signatures_dir();
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        write_atomic(
+            &self.signature_path(&sig.agreement, sig.version, sig.party),
+            sig.to_toml().as_bytes(),
+        )?;
+        Ok(sig)
     }
 }
 

@@ -32,6 +32,9 @@ fn an_unpinned_peer_is_refused_in_the_handshake() {
     .unwrap();
     let o = fr.peer_add(&al_card, &al_fr);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Both sign AL-FR (AL's admin signed it on paper), but AL never
+    // registered FR's card: FR's certificate is not pinned at AL.
+    sign_and_exchange(&p.al, &fr, &al_fr, dir);
     p.al.serve();
     fr.serve();
     let o = fr.send("AL", "FR-1", &p.form);

@@ -12,6 +12,8 @@ fn a_refused_message_fails_and_retry_requeues_it() {
     // GR holds an amended agreement (v2) that AL has not registered yet.
     let v2 = p.dir.path().join("AL-GR-v2.toml");
     std::fs::write(&v2, AGREEMENT.replace("version = 1", "version = 2")).unwrap();
+    // Both sign the amendment; only GR has put it in force so far.
+    sign_and_exchange(&p.al, &p.gr, &v2, p.dir.path());
     let al_card = p.al.card_file(p.dir.path());
     let o = p.gr.peer_add(&al_card, &v2);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -48,6 +48,7 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/audit/export", post(audit_export))
         .route("/v1/audit/proof/{id}", get(audit_proof))
         .route("/v1/deadlines", get(deadlines_list))
+        .route("/v1/agreements/reload", post(agreements_reload))
         .route("/v1/reports/sla", get(report_sla))
         .route("/v1/cases", post(case_open))
         .route("/v1/cases/{case}", get(case_show).post(case_update))
@@ -752,4 +753,19 @@ async fn report_sla(
     let all = node.deadline_views().map_err(internal)?;
     let lines = crate::node::deadlines::sla_report(&all, peer, from, to);
     Ok(Json(json!({ "lines": lines })).into_response())
+}
+
+async fn agreements_reload(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+) -> Reply {
+    require(&caller, &[Role::Admin])?;
+    node.reload_peers().map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-home",
+            e.to_string(),
+        )
+    })?;
+    Ok(Json(json!({"reloaded": true})).into_response())
 }

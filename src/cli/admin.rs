@@ -250,3 +250,126 @@ pub(super) async fn restore(home: PathBuf, from: PathBuf, force: bool) -> Result
     );
     Ok(())
 }
+
+async fn reload_if_running(home: &Home) {
+    if let Ok(client) = Client::for_home(home) {
+        let _ = client
+            .post("/v1/agreements/reload", &serde_json::json!({}))
+            .await;
+    }
+}
+
+pub(super) async fn agreement_sign(home: PathBuf, agreement: PathBuf) -> Result<(), Failure> {
+    let home = Home::new(home);
+    let text = read_file(&agreement, "--agreement")?;
+    let (path, sig) = home.sign_agreement(&text)?;
+    reload_if_running(&home).await;
+    eprintln!(
+        "signed; send {} to the other party, who registers it with `nfp-node agreement add-signature`",
+        path.display()
+    );
+    print!("{sig}");
+    Ok(())
+}
+
+pub(super) async fn agreement_add_signature(
+    home: PathBuf,
+    signature: PathBuf,
+) -> Result<(), Failure> {
+    let home = Home::new(home);
+    let text = read_file(&signature, "--signature")?;
+    let sig = home.add_signature(&text)?;
+    reload_if_running(&home).await;
+    eprintln!(
+        "registered {}'s signature of {} v{} (hash {})",
+        sig.party, sig.agreement, sig.version, sig.hash
+    );
+    Ok(())
+}
+
+pub(super) async fn agreement_status(home: PathBuf, json: bool) -> Result<(), Failure> {
+    use crate::protocol::signature::{AgreementState, state};
+    let home = Home::new(home);
+    let config = home.config()?;
+    let (peers, problems) = home.peers(config.country);
+    for p in &problems {
+        eprintln!("warning: {p}");
+    }
+    // Peer log witness status, when the node is running.
+    let live = match Client::for_home(&home) {
+        Ok(c) => c.get("/v1/peers").await.ok(),
+        Err(_) => None,
+    };
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    let mut out = Vec::new();
+    for p in peers.values() {
+        let a = &p.agreement;
+        let st = state(a, &p.signed_by, today);
+        let witness = live.as_ref().and_then(|v| {
+            v["peers"]
+                .as_array()
+                .and_then(|l| l.iter().find(|x| x["country"] == p.card.country.as_str()))
+                .map(|x| x["log_witness"].clone())
+        });
+        out.push(serde_json::json!({
+            "agreement": a.id,
+            "version": a.version,
+            "hash": hex::encode(a.hash()),
+            "peer": p.card.country,
+            "signatures": a.parties.iter().map(|c| serde_json::json!({
+                "party": c, "valid": p.signed_by.contains(c)
+            })).collect::<Vec<_>>(),
+            "valid_from": a.valid_from,
+            "valid_until": a.valid_until,
+            "denounced": a.denounced,
+            "state": match &st {
+                AgreementState::Active => "active".to_string(),
+                AgreementState::AwaitingSignature(_) => "awaiting-signature".to_string(),
+                AgreementState::NotInForce(_) => "not-in-force".to_string(),
+            },
+            "why": match &st {
+                AgreementState::Active => serde_json::Value::Null,
+                AgreementState::AwaitingSignature(m) => serde_json::json!(format!("awaits {}", m.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "))),
+                AgreementState::NotInForce(w) => serde_json::json!(w),
+            },
+            "peer_log": witness,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(());
+    }
+    for a in &out {
+        println!(
+            "{} v{} with {}: {}{}",
+            a["agreement"].as_str().unwrap_or(""),
+            a["version"],
+            a["peer"].as_str().unwrap_or(""),
+            a["state"].as_str().unwrap_or(""),
+            a["why"]
+                .as_str()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default()
+        );
+        println!("  hash {}", a["hash"].as_str().unwrap_or(""));
+        for s in a["signatures"].as_array().into_iter().flatten() {
+            println!(
+                "  signed by {}: {}",
+                s["party"].as_str().unwrap_or(""),
+                if s["valid"] == true {
+                    "yes, verified"
+                } else {
+                    "no"
+                }
+            );
+        }
+        if let Some(f) = a["peer_log"]["fork"].as_str() {
+            println!("  WARNING: the peer's log forked or rolled back: {f}");
+        } else if let Some(n) = a["peer_log"]["size"].as_u64() {
+            println!("  peer log witnessed up to entry {n}");
+        }
+    }
+    Ok(())
+}

@@ -106,10 +106,16 @@ pub(super) async fn run(keep: Option<PathBuf>) -> Result<(), Failure> {
             },
         )?;
     }
+    // Each admin signs the agreement's canonical hash and sends the
+    // signature file to the other, who registers it.
+    let (_, al_sig) = al.sign_agreement(AGREEMENT)?;
+    let (_, gr_sig) = gr.sign_agreement(AGREEMENT)?;
+    gr.add_signature(&al_sig)?;
+    al.add_signature(&gr_sig)?;
     let agreement = crate::protocol::agreement::Agreement::from_toml(AGREEMENT)
         .map_err(|_| Failure::failed("example agreement is invalid"))?;
     println!(
-        "    both nodes hold AL-GR v1, hash {}; each pins only the other's certificate",
+        "    both nodes hold AL-GR v1, hash {}, signed by both; each pins only the other's certificate",
         hex::encode(agreement.hash())
     );
 

@@ -69,6 +69,12 @@ pub enum Command {
         #[command(subcommand)]
         command: PeerCommand,
     },
+    /// Sign agreements and see where they stand.
+    Agreement {
+        /// What to do with agreements.
+        #[command(subcommand)]
+        command: AgreementCommand,
+    },
     /// Validate the configuration, peer cards and agreements; exit 2 on any problem.
     Check {
         /// Node home.
@@ -386,6 +392,38 @@ pub enum UserCommand {
     },
 }
 
+/// Agreement commands.
+#[derive(Debug, Subcommand)]
+pub enum AgreementCommand {
+    /// Sign an agreement's canonical hash with this node's key; writes the signature file.
+    Sign {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// The agreement file (TOML).
+        #[arg(long)]
+        agreement: PathBuf,
+    },
+    /// Register the other party's signature file.
+    AddSignature {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// The signature file the other party sent.
+        #[arg(long)]
+        signature: PathBuf,
+    },
+    /// Each agreement's version, hash, signatures, validity and state.
+    Status {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Reports.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
@@ -607,6 +645,15 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
                 },
         } => admin::peer_add(home, card, agreement).await,
         Command::Check { home } => admin::check(home),
+        Command::Agreement { command } => match command {
+            AgreementCommand::Sign { home, agreement } => {
+                admin::agreement_sign(home, agreement).await
+            }
+            AgreementCommand::AddSignature { home, signature } => {
+                admin::agreement_add_signature(home, signature).await
+            }
+            AgreementCommand::Status { home, json } => admin::agreement_status(home, json).await,
+        },
         Command::Serve { home } => admin::serve(home).await,
         Command::Send {
             home,

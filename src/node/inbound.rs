@@ -256,6 +256,19 @@ impl Node {
         if let Err(e) = outer.meta.check_agreement(&p.agreement) {
             return self.reject(peer, Some(id), Some(hash), e.rejection());
         }
+        if let Err(why) = self.agreement_active(&p) {
+            return self.reject(
+                peer,
+                Some(id),
+                Some(hash),
+                // The receiver may simply not have the other signature yet:
+                // the sender should try again later.
+                Rejection {
+                    code: RejectCode::Unavailable,
+                    message: format!("at {}: {why}", self.me),
+                },
+            );
+        }
         let opened = match outer.open(self.me, &self.decryption, peer, &p.card.signing_key) {
             Ok(o) => o,
             Err(e) => return self.reject(peer, Some(id), Some(hash), e.rejection()),

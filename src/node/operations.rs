@@ -203,6 +203,7 @@ impl Node {
             )));
         }
         let peer = self.peer(req.to).ok_or(SendError::UnknownPeer(req.to))?;
+        self.agreement_active(&peer).map_err(SendError::Invalid)?;
         check_case_ref(&req.case).map_err(|e| SendError::Invalid(e.to_string()))?;
         // Every message is about a case, and the case record carries what
         // the safeguards need: no record, no message.
@@ -423,20 +424,8 @@ impl Node {
         agreement_text: &str,
     ) -> Result<(Country, String), HomeError> {
         let (card, agreement) = self.home.add_peer(card_text, agreement_text)?;
-        let (peers, problems) = self.home.peers(self.me);
-        if !problems.is_empty() {
-            return Err(HomeError::Problems(problems));
-        }
         let is_new = !super::read(&self.peers).contains_key(&card.country);
-        self.transport.pins().replace(
-            peers
-                .values()
-                .map(|p| (p.card.tls_spki_sha256, p.card.country)),
-        );
-        match self.peers.write() {
-            Ok(mut g) => *g = peers,
-            Err(p) => *p.into_inner() = peers,
-        }
+        self.reload_peers()?;
         // A changed card must not keep using an old connection.
         self.connections.lock().await.remove(&card.country);
         self.audit(
@@ -456,6 +445,45 @@ impl Node {
 }
 
 impl Node {
+    /// Re-reads peers, agreements and signatures from the home and puts
+    /// them in force: pins at once, agreements for the next message.
+    pub fn reload_peers(&self) -> Result<(), HomeError> {
+        let (peers, problems) = self.home.peers(self.me);
+        if !problems.is_empty() {
+            return Err(HomeError::Problems(problems));
+        }
+        self.transport.pins().replace(
+            peers
+                .values()
+                .map(|p| (p.card.tls_spki_sha256, p.card.country)),
+        );
+        match self.peers.write() {
+            Ok(mut g) => *g = peers,
+            Err(p) => *p.into_inner() = peers,
+        }
+        Ok(())
+    }
+
+    /// Whether the agreement with `peer` is active today; why not if not.
+    pub(crate) fn agreement_active(&self, peer: &crate::home::Peer) -> Result<(), String> {
+        use crate::protocol::signature::{AgreementState, state};
+        let today = self.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        match state(&peer.agreement, &peer.signed_by, today) {
+            AgreementState::Active => Ok(()),
+            AgreementState::AwaitingSignature(missing) => Err(format!(
+                "agreement {} v{} is not active: it awaits the signature of {} (`nfp-node agreement sign`, then `agreement add-signature` on the other side)",
+                peer.agreement.id,
+                peer.agreement.version,
+                missing
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )),
+            AgreementState::NotInForce(why) => Err(why),
+        }
+    }
+
     /// Puts a failed outgoing message back in the queue.
     pub async fn retry(self: &Arc<Self>, id: MessageId) -> Result<MessageView, SendError> {
         let rec = self

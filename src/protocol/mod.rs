@@ -19,6 +19,7 @@ pub mod keys;
 pub mod labels;
 pub mod language;
 pub mod schedule;
+pub mod signature;
 pub mod wire;
 
 /// A point in time, as the protocol sees it: whole seconds since the Unix

@@ -277,11 +277,43 @@ pub fn pair_with(agreement_text: &str) -> Pair {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = gr.peer_add(&al_card, &agreement);
     assert!(o.status.success(), "{}", stderr(&o));
+    sign_and_exchange(&al, &gr, &agreement, dir.path());
     Pair {
         dir,
         al,
         gr,
         agreement,
         form,
+    }
+}
+
+/// Both nodes sign `agreement` and register each other's signature, as the
+/// two admins would by mail.
+pub fn sign_and_exchange(a: &TestNode, b: &TestNode, agreement: &Path, dir: &Path) {
+    for (signer, other) in [(a, b), (b, a)] {
+        let o = run(&[
+            "agreement",
+            "sign",
+            "--home",
+            signer.home_str(),
+            "--agreement",
+            agreement.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "agreement sign: {}", stderr(&o));
+        let sig = dir.join(format!("{}.sig", signer.country));
+        std::fs::write(&sig, &o.stdout).unwrap();
+        let o = run(&[
+            "agreement",
+            "add-signature",
+            "--home",
+            other.home_str(),
+            "--signature",
+            sig.to_str().unwrap(),
+        ]);
+        assert!(
+            o.status.success(),
+            "agreement add-signature: {}",
+            stderr(&o)
+        );
     }
 }
