@@ -529,3 +529,48 @@ fn age_facts_use_the_31_december_rule_and_flag_ageing_out() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["is_child"], true);
 }
+
+#[test]
+fn statistics_are_anonymised_and_small_counts_suppressed() {
+    let mut p = pair();
+    p.gr.serve();
+    p.al.serve();
+    for i in 0..6 {
+        let case = format!("ST-{i}");
+        case_open(
+            &p.gr,
+            &case,
+            &[
+                "--nationality",
+                "AL",
+                "--resides",
+                "AL",
+                "--born",
+                "2012-03-03",
+            ],
+        );
+        let o = p.gr.send("AL", &case, &p.form);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    case_open(
+        &p.gr,
+        "ST-X",
+        &[
+            "--nationality",
+            "AL",
+            "--resides",
+            "AL",
+            "--born",
+            "2009-03-03",
+        ],
+    );
+    let o = run(&["report", "stats", "--home", p.gr.home_str(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["cases"], 7);
+    assert_eq!(v["messages_by_partner"]["counts"]["AL out"], 6);
+    assert_eq!(v["cases_by_sex_and_age"]["counts"]["female 12-14"], 6);
+    assert_eq!(v["cases_by_sex_and_age"]["counts"]["unknown 15-17"], "<5");
+    assert!(!text.contains("ST-"), "no case reference in statistics");
+}

@@ -50,6 +50,7 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/deadlines", get(deadlines_list))
         .route("/v1/agreements/reload", post(agreements_reload))
         .route("/v1/reports/sla", get(report_sla))
+        .route("/v1/reports/stats", get(report_stats))
         .route("/v1/cases", post(case_open))
         .route("/v1/cases/{case}", get(case_show).post(case_update))
         .route("/v1/cases/{case}/consents", post(case_consent))
@@ -768,4 +769,12 @@ async fn agreements_reload(
         )
     })?;
     Ok(Json(json!({"reloaded": true})).into_response())
+}
+
+async fn report_stats(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+) -> Reply {
+    require(&caller, &[Role::Admin, Role::Auditor])?;
+    Ok(Json(node.stats().map_err(internal)?).into_response())
 }

@@ -150,3 +150,30 @@ pub(super) async fn sla(
     }
     Ok(())
 }
+
+pub(super) async fn stats(home: PathBuf, json: bool) -> Result<(), Failure> {
+    let v = Client::for_home(&Home::new(home))?
+        .get("/v1/reports/stats")
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    println!(
+        "anonymised statistics ({}; counts below {} suppressed)",
+        v["generated"].as_str().unwrap_or(""),
+        v["threshold"]
+    );
+    println!("cases: {}", v["cases"]);
+    for (title, key) in [
+        ("messages by partner", "messages_by_partner"),
+        ("messages by kind", "messages_by_kind"),
+        ("cases by sex and age band", "cases_by_sex_and_age"),
+    ] {
+        println!("\n{title}:");
+        for (k, n) in v[key]["counts"].as_object().into_iter().flatten() {
+            println!("  {k:<40} {n}");
+        }
+    }
+    Ok(())
+}

@@ -427,6 +427,15 @@ pub enum AgreementCommand {
 /// Reports.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
+    /// Anonymised counts for the national coordinator (counts below 5 suppressed).
+    Stats {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compliance with the agreed response times, per peer and kind.
     Sla {
         /// Node home.
@@ -702,6 +711,9 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
                     json,
                 },
         } => deadlines::sla(home, peer, from, to, json).await,
+        Command::Report {
+            command: ReportCommand::Stats { home, json },
+        } => deadlines::stats(home, json).await,
         Command::User { command } => case::user(command).await,
         Command::Backup { home, out } => admin::backup(home, out).await,
         Command::Restore { home, from, force } => admin::restore(home, from, force).await,

@@ -12,6 +12,7 @@ pub mod deadlines;
 mod delivery;
 mod inbound;
 mod operations;
+mod stats;
 pub mod witness;
 
 pub use operations::{MessageView, SendError, SendRequest, Shown};
