@@ -4,7 +4,7 @@
 
 use super::Failure;
 use crate::api::client::Client;
-use crate::home::{Home, InitParams};
+use crate::home::Home;
 use crate::node::{self, MessageView, clock::SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,22 +12,6 @@ use std::time::Duration;
 
 const AGREEMENT: &str = include_str!("../../config/agreements/AL-GR.toml");
 const FORM: &str = include_str!("../../config/forms/social-inquiry-request.json");
-
-fn free_port() -> Result<u16, Failure> {
-    // A port free for both UDP (QUIC) and TCP (API) on loopback.
-    for _ in 0..50 {
-        let udp =
-            std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| Failure::failed(e.to_string()))?;
-        let port = udp
-            .local_addr()
-            .map_err(|e| Failure::failed(e.to_string()))?
-            .port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(Failure::failed("no free loopback port"))
-}
 
 fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");
@@ -57,30 +41,7 @@ pub(super) async fn run(keep: Option<PathBuf>) -> Result<(), Failure> {
     );
     let mut homes = Vec::new();
     for (cc, name) in [("AL", "NFP Albania (demo)"), ("GR", "NFP Greece (demo)")] {
-        let port = free_port()?;
-        let api = free_port()?;
-        let home = Home::new(base.join(cc.to_ascii_lowercase()));
-        let card = home.init(&InitParams {
-            country: cc
-                .parse()
-                .map_err(|e: crate::protocol::country::CountryError| {
-                    Failure::failed(e.to_string())
-                })?,
-            name: name.into(),
-            endpoint: format!("127.0.0.1:{port}"),
-            api: format!("127.0.0.1:{api}")
-                .parse()
-                .map_err(|_| Failure::failed("bad api address"))?,
-            listen: None,
-        })?;
-        super::admin::offline_audit(
-            &home,
-            crate::protocol::audit::Event::NodeInitialised,
-            crate::protocol::audit::Record {
-                detail: Some(format!("pin {}", card.tls_spki_sha256)),
-                ..Default::default()
-            },
-        )?;
+        let (home, card) = super::lab::node(&base, cc, name)?;
         println!(
             "    {cc}: QUIC endpoint {}, TLS pin {}",
             card.endpoint, card.tls_spki_sha256
@@ -92,26 +53,9 @@ pub(super) async fn run(keep: Option<PathBuf>) -> Result<(), Failure> {
 
     step(
         2,
-        "The admins swap peer cards out of band and register them under agreement AL-GR v1.",
+        "The admins swap peer cards out of band, register them under agreement AL-GR v1, and both sign it.",
     );
-    for (home, card) in [(al, gr_card), (gr, al_card)] {
-        let (card, agreement) = home.add_peer(&card.to_toml(), AGREEMENT)?;
-        super::admin::offline_audit(
-            home,
-            crate::protocol::audit::Event::PeerAdded,
-            crate::protocol::audit::Record {
-                peer: Some(card.country),
-                detail: Some(crate::home::peer_added_detail(&card, &agreement)),
-                ..Default::default()
-            },
-        )?;
-    }
-    // Each admin signs the agreement's canonical hash and sends the
-    // signature file to the other, who registers it.
-    let (_, al_sig) = al.sign_agreement(AGREEMENT)?;
-    let (_, gr_sig) = gr.sign_agreement(AGREEMENT)?;
-    gr.add_signature(&al_sig)?;
-    al.add_signature(&gr_sig)?;
+    super::lab::link((al, al_card), (gr, gr_card), AGREEMENT)?;
     let agreement = crate::protocol::agreement::Agreement::from_toml(AGREEMENT)
         .map_err(|_| Failure::failed("example agreement is invalid"))?;
     println!(

@@ -7,10 +7,12 @@
 
 mod admin;
 mod audit;
+mod bench;
 mod case;
 mod deadlines;
 mod demo;
 mod form;
+mod lab;
 mod operator;
 
 use clap::{Parser, Subcommand};
@@ -219,6 +221,21 @@ pub enum Command {
         /// What to do with forms.
         #[command(subcommand)]
         command: FormCommand,
+    },
+    /// Load test: real nodes on loopback, one hub and N peers sending to it.
+    Bench {
+        /// Peers sending to the hub.
+        #[arg(long, default_value_t = 1)]
+        peers: usize,
+        /// Messages in flight per peer.
+        #[arg(long = "in-flight", default_value_t = 32)]
+        in_flight: usize,
+        /// Messages in all.
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Run two example nodes (AL and GR) on loopback and exchange a real case message.
     Demo {
@@ -748,6 +765,12 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             FormCommand::Validate { kind, file } => form::validate(&kind, file),
         },
         Command::Demo { keep } => demo::run(keep).await,
+        Command::Bench {
+            peers,
+            in_flight,
+            messages,
+            json,
+        } => bench::run(peers, in_flight, messages, json).await,
     }
 }
 

@@ -53,7 +53,10 @@ pub(super) async fn peer_worker(node: Arc<Node>, peer: Country) {
 async fn deliver(node: Arc<Node>, peer: Country, id: MessageId) {
     let outcome = attempt(&node, peer, id).await;
     match outcome {
-        Outcome::Delivered => lock(&node.queue).remove(id),
+        Outcome::Delivered => {
+            lock(&node.queue).remove(id);
+            let _ = node.delivered.send(id);
+        }
         Outcome::Refused(reason) => {
             tracing::warn!(%peer, msg_id = %id, %reason, "peer refused the message for good");
             if let Err(e) = node.store.mark_failed(id, &reason) {

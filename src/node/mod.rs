@@ -80,6 +80,8 @@ pub struct Node {
     pub(crate) origin: String,
     pub(crate) users: Mutex<access::UserCache>,
     pub(crate) escalation_command: Vec<String>,
+    /// Every message whose receipt was verified, as it happens.
+    pub delivered: tokio::sync::broadcast::Sender<crate::protocol::id::MessageId>,
     pub(crate) card: crate::protocol::card::PeerCard,
     pub(crate) checkpoint_entries: u64,
     pub(crate) checkpoint_interval: std::time::Duration,
@@ -217,6 +219,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         origin,
         users: Mutex::new(access::UserCache::default()),
         escalation_command: setup.config.deadlines.escalation_command.clone(),
+        delivered: tokio::sync::broadcast::channel(4096).0,
         card,
         checkpoint_entries: setup.config.audit.checkpoint_entries,
         checkpoint_interval: std::time::Duration::from_secs(crate::config::seconds(

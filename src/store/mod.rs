@@ -85,6 +85,10 @@ pub struct Store {
     deadlines: sled::Tree,
     form_key: Zeroizing<[u8; 32]>,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
+    /// The log file, kept open for fdatasync.
+    db_file: std::sync::OnceLock<Option<std::fs::File>>,
+    /// Whether the directory entries have been synced since open.
+    dir_synced: std::sync::atomic::AtomicBool,
     /// Every write holds this shared; a backup holds it exclusively.
     write_gate: std::sync::RwLock<()>,
 }
@@ -122,6 +126,8 @@ impl Store {
             form_key: Zeroizing::new(*form_key),
             synced_blobs: Mutex::new(std::collections::HashSet::new()),
             write_gate: std::sync::RwLock::new(()),
+            db_file: std::sync::OnceLock::new(),
+            dir_synced: std::sync::atomic::AtomicBool::new(false),
         };
         let chain = store.recover_chain().map_err(|e| open_err(e.to_string()))?;
         let log = store
@@ -262,19 +268,41 @@ impl Store {
                 std::fs::File::open(&blobs)
                     .and_then(|d| d.sync_all())
                     .map_err(io)?;
+                self.dir_synced
+                    .store(false, std::sync::atomic::Ordering::Release);
             }
         }
-        for name in ["db", "conf"] {
-            let p = self.path.join(name);
-            if p.exists() {
-                std::fs::File::open(&p)
-                    .and_then(|f| f.sync_all())
-                    .map_err(io)?;
+        // The log file holds every write; fdatasync makes it durable. The
+        // directory entries (db, conf) only need syncing once, after they
+        // were created, and again whenever a new blob file appeared.
+        let db = self
+            .db_file
+            .get_or_init(|| std::fs::File::open(self.path.join("db")).ok());
+        match db {
+            Some(f) => f.sync_data().map_err(io)?,
+            None => {
+                return Err(StoreError::Io(
+                    "cannot open the store's db file to sync it".into(),
+                ));
             }
         }
-        std::fs::File::open(&self.path)
-            .and_then(|d| d.sync_all())
-            .map_err(io)
+        if !self
+            .dir_synced
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            for name in ["conf"] {
+                let p = self.path.join(name);
+                if p.exists() {
+                    std::fs::File::open(&p)
+                        .and_then(|f| f.sync_all())
+                        .map_err(io)?;
+                }
+            }
+            std::fs::File::open(&self.path)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        Ok(())
     }
 
     /// Appends an audit entry and returns its sequence number.
