@@ -64,8 +64,7 @@ pub(super) async fn list(
         return Ok(());
     }
     println!(
-        "{:<9}  {:<7}  {:<4}  {:<24}  {:<16}  {:<24}  {}",
-        "STATE", "WHO", "PEER", "KIND", "CASE", "DUE", "MESSAGE"
+        "STATE      WHO      PEER  KIND                      CASE              DUE                       MESSAGE"
     );
     for d in list {
         println!(

@@ -354,8 +354,8 @@ pub fn sla_report(
     to: Option<jiff::Timestamp>,
 ) -> Vec<SlaLine> {
     use std::collections::BTreeMap;
-    let mut groups: BTreeMap<(String, String, String), Vec<&(DeadlineRecord, DeadlineState)>> =
-        BTreeMap::new();
+    type Group<'a> = Vec<&'a (DeadlineRecord, DeadlineState)>;
+    let mut groups: BTreeMap<(String, String, String), Group<'_>> = BTreeMap::new();
     for item in all {
         let d = &item.0;
         if peer.is_some_and(|p| p != d.peer)

@@ -290,13 +290,11 @@ impl Store {
             .dir_synced
             .swap(true, std::sync::atomic::Ordering::AcqRel)
         {
-            for name in ["conf"] {
-                let p = self.path.join(name);
-                if p.exists() {
-                    std::fs::File::open(&p)
-                        .and_then(|f| f.sync_all())
-                        .map_err(io)?;
-                }
+            let conf = self.path.join("conf");
+            if conf.exists() {
+                std::fs::File::open(&conf)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io)?;
             }
             std::fs::File::open(&self.path)
                 .and_then(|d| d.sync_all())
