@@ -30,6 +30,9 @@ pub const EXIT_INVALID: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "nfp-node", version, about, long_about = None)]
 pub struct Cli {
+    /// Log format on stderr: `text`, or `json` for log collectors.
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -630,7 +633,7 @@ impl From<crate::api::client::ClientError> for Failure {
 /// Runs a parsed command; returns the exit code.
 pub fn run(cli: Cli) -> u8 {
     let quiet = !matches!(cli.command, Command::Serve { .. });
-    init_tracing(quiet);
+    init_tracing(quiet, cli.log_format == "json");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -774,10 +777,19 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
     }
 }
 
-fn init_tracing(quiet: bool) {
+fn init_tracing(quiet: bool, json: bool) {
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -63,6 +63,10 @@ pub enum StoreError {
     Audit(#[from] audit::AuditError),
 }
 
+/// The store layout this binary writes. A newer binary migrates older
+/// layouts on open (none exist yet); an older binary refuses a newer one.
+pub const SCHEMA_VERSION: u64 = 1;
+
 fn io<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Io(e.to_string())
 }
@@ -129,6 +133,7 @@ impl Store {
             db_file: std::sync::OnceLock::new(),
             dir_synced: std::sync::atomic::AtomicBool::new(false),
         };
+        store.check_schema().map_err(|e| open_err(e.to_string()))?;
         let chain = store.recover_chain().map_err(|e| open_err(e.to_string()))?;
         let log = store
             .rebuild_log(chain)
@@ -158,6 +163,29 @@ impl Store {
         match self.log.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Checks the store's schema version: writes it into a new store, and
+    /// refuses a store written by a newer version of the node.
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let meta = self.db.open_tree("meta").map_err(io)?;
+        match meta.get(b"schema").map_err(io)? {
+            None => {
+                meta.insert(b"schema", &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(io)?;
+                Ok(())
+            }
+            Some(v) => {
+                let found = be_u64(&v)?;
+                if found > SCHEMA_VERSION {
+                    Err(StoreError::Io(format!(
+                        "the store was written by a newer nfp-node (schema {found}); this binary reads schema {SCHEMA_VERSION} and older: upgrade the binary"
+                    )))
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 

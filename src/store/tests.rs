@@ -121,3 +121,19 @@ fn the_outbox_is_reconciled_with_the_records_on_open() {
     );
     assert!(s.envelope(orphan).unwrap().is_none());
 }
+
+#[test]
+fn a_store_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path(), &[7; 32]).unwrap();
+        let meta = s.db.open_tree("meta").unwrap();
+        meta.insert(b"schema", &(SCHEMA_VERSION + 1).to_be_bytes())
+            .unwrap();
+        s.sync().unwrap();
+    }
+    match Store::open(dir.path(), &[7; 32]) {
+        Err(StoreError::Open { reason, .. }) => assert!(reason.contains("newer"), "{reason}"),
+        other => panic!("expected a refusal, got {:?}", other.err()),
+    }
+}
