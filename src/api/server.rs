@@ -30,6 +30,19 @@ fn err(status: StatusCode, code: &str, message: impl Into<String>) -> (StatusCod
     )
 }
 
+/// Reads a JSON request body, refusing unknown or malformed fields.
+fn parse_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, (StatusCode, Json<ApiError>)> {
+    serde_json::from_slice(body).map_err(|e| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            format!("request body: {e}"),
+        )
+    })
+}
+
 fn internal(e: impl std::fmt::Display) -> (StatusCode, Json<ApiError>) {
     tracing::error!(error = %e, "API request failed");
     err(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
@@ -127,13 +140,7 @@ async fn send(
     Extension(caller): Extension<Caller>,
     body: axum::body::Bytes,
 ) -> Reply {
-    let req: SendRequest = serde_json::from_slice(&body).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            format!("request body: {e}"),
-        )
-    })?;
+    let req: SendRequest = parse_body(&body)?;
     match node.send(&caller, req).await {
         Ok(id) => Ok((
             StatusCode::CREATED,
@@ -270,13 +277,7 @@ async fn backup(
     body: axum::body::Bytes,
 ) -> Reply {
     require(&caller, &[Role::Admin])?;
-    let req: BackupRequest = serde_json::from_slice(&body).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            format!("request body: {e}"),
-        )
-    })?;
+    let req: BackupRequest = parse_body(&body)?;
     if !req.out.is_absolute() {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -312,13 +313,7 @@ async fn add_peer(
     body: axum::body::Bytes,
 ) -> Reply {
     require(&caller, &[Role::Admin])?;
-    let req: AddPeer = serde_json::from_slice(&body).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            format!("request body: {e}"),
-        )
-    })?;
+    let req: AddPeer = parse_body(&body)?;
     match node.add_peer(&req.card, &req.agreement).await {
         Ok((peer, agreement)) => Ok((
             StatusCode::CREATED,
@@ -423,13 +418,7 @@ async fn audit_export(
     body: axum::body::Bytes,
 ) -> Reply {
     require(&caller, &[Role::Admin, Role::Auditor])?;
-    let req: ExportRequest = serde_json::from_slice(&body).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            format!("request body: {e}"),
-        )
-    })?;
+    let req: ExportRequest = parse_body(&body)?;
     if !req.out.is_absolute() {
         return Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -510,13 +499,7 @@ async fn case_open(
     body: axum::body::Bytes,
 ) -> Reply {
     require(&caller, &[Role::Operator, Role::CaseManager, Role::Admin])?;
-    let req: CaseOpen = serde_json::from_slice(&body).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            format!("request body: {e}"),
-        )
-    })?;
+    let req: CaseOpen = parse_body(&body)?;
     let view = node
         .open_case(&req.case, &req.fields, &caller.name)
         .await
@@ -564,13 +547,7 @@ async fn case_update(
 ) -> Reply {
     require(&caller, &[Role::Operator, Role::CaseManager, Role::Admin])?;
     case_access(&node, &caller, &case)?;
-    let input: crate::node::cases::CaseInput = serde_json::from_slice(&body).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            format!("request body: {e}"),
-        )
-    })?;
+    let input: crate::node::cases::CaseInput = parse_body(&body)?;
     let view = node
         .update_case(&case, &input, &caller.name)
         .await
@@ -595,13 +572,7 @@ async fn case_consent(
 ) -> Reply {
     require(&caller, &[Role::Operator, Role::CaseManager, Role::Admin])?;
     case_access(&node, &caller, &case)?;
-    let req: ConsentRequest = serde_json::from_slice(&body).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            format!("request body: {e}"),
-        )
-    })?;
+    let req: ConsentRequest = parse_body(&body)?;
     let view = node
         .record_consent(&case, req.purpose, req.by, req.withdraw, &caller.name)
         .await
@@ -635,13 +606,7 @@ async fn users_add(
     body: axum::body::Bytes,
 ) -> Reply {
     require(&caller, &[Role::Admin])?;
-    let req: UserAdd = serde_json::from_slice(&body).map_err(|e| {
-        err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            format!("request body: {e}"),
-        )
-    })?;
+    let req: UserAdd = parse_body(&body)?;
     let token = node
         .add_user(&req.name, req.role)
         .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, "invalid-user", e))?;
