@@ -40,7 +40,9 @@ use nfp_node::protocol::envelope::{self, HPKE_INFO, Meta, Receipt, sha256};
 use nfp_node::protocol::forms::{Form, Kind};
 use nfp_node::protocol::id::MessageId;
 use nfp_node::protocol::keys::{DecryptionKey, SigningKey};
-use nfp_node::protocol::wire::{RejectCode, Rejection, Request, Response, canonical_cbor};
+use nfp_node::protocol::wire::{
+    RejectCode, Rejection, Request, Response, Witnessing, canonical_cbor,
+};
 use serde_json::json;
 
 type Kem = hpke::kem::X25519HkdfSha256;
@@ -305,7 +307,7 @@ fn the_regular_expressions_say_what_the_prose_says() {
 fn every_kind_has_its_rule_and_nothing_else_is_a_kind() {
     let spec = Spec::load();
     let ours: BTreeSet<String> = Kind::ALL.iter().map(|k| k.to_string()).collect();
-    assert_eq!(ours.len(), 12);
+    assert_eq!(ours.len(), 13);
     assert_eq!(spec.text_choices("kind"), ours, "rule kind");
     assert_eq!(spec.rule_choices("form"), ours, "rule form");
     for k in &ours {
@@ -857,10 +859,96 @@ fn sealed_envelopes_of_every_kind_match_from_frame_to_form() {
         let frame = Request::Deliver(env.clone()).encode().unwrap();
         spec.assert_valid("request", &frame, &format!("deliver frame of {k}"));
         spec.assert_valid("deliver-request", &frame, &format!("deliver frame of {k}"));
+        // The same envelope with witnessing data: a first offer (no proof)
+        // and one with a consistency proof.
+        for proof in [vec![], vec![[0x77; 32], [0x78; 32]]] {
+            let witnessing = Witnessing {
+                checkpoint: checkpoint_note(),
+                proof,
+            };
+            let frame = Request::DeliverWitnessed(env.clone(), witnessing)
+                .encode()
+                .unwrap();
+            let what = format!("witnessed deliver frame of {k}");
+            spec.assert_valid("request", &frame, &what);
+            spec.assert_valid("deliver-request", &frame, &what);
+        }
         // Inside: the signed body, whose form bytes match the form rule.
         let sign1 = decrypt(&env);
         spec.assert_valid("body-sign1", &sign1, &format!("signed body of {k}"));
     }
+}
+
+/// A checkpoint note as a node signs it (GR's log of 5 entries).
+fn checkpoint_note() -> String {
+    use nfp_node::protocol::audit::{Checkpoint, sign_checkpoint};
+    let origin = "nfp-node/GR/0a1b2c3d";
+    let cp = Checkpoint {
+        origin: origin.into(),
+        size: 5,
+        root: [0x66; 32],
+    };
+    sign_checkpoint(&cp, origin, &SigningKey::from_seed(&SENDER_SEED)).unwrap()
+}
+
+#[test]
+fn witnessing_data_rides_on_the_frames() {
+    let spec = Spec::load();
+    // A proof hash that is not 32 bytes, or a checkpoint that is not text,
+    // does not match (the node refuses such a frame as malformed).
+    let env = Value::Bytes(vec![0xd0, 0x80]);
+    let frame = |checkpoint: Value, proof: Vec<Value>| {
+        cbor(&Value::Array(vec![
+            Value::Integer(1.into()),
+            env.clone(),
+            checkpoint,
+            Value::Array(proof),
+        ]))
+    };
+    let note = Value::Text(checkpoint_note());
+    assert!(Request::decode(&frame(note.clone(), vec![Value::Bytes(vec![1; 31])])).is_err());
+    spec.assert_invalid(
+        "deliver-request",
+        &frame(note.clone(), vec![Value::Bytes(vec![1; 31])]),
+        "a 31-byte proof hash",
+    );
+    spec.assert_invalid(
+        "deliver-request",
+        &frame(Value::Bytes(vec![1]), vec![]),
+        "a checkpoint as bytes",
+    );
+    // A cosignature line comes back with the receipt.
+    let signer = SigningKey::from_seed(&[0x55; 32]);
+    let receipt = Receipt {
+        v: envelope::VERSION,
+        id: MessageId::new(1_795_392_000_000, [0x44; 10]),
+        to: "GR".parse().unwrap(),
+        due: Some(1_797_984_005),
+        from: "AL".parse().unwrap(),
+        envelope: serde_bytes::ByteBuf::from(sha256(b"an envelope").to_vec()),
+        received: 1_795_392_005,
+    };
+    let signed = envelope::sign_receipt(&receipt, &signer).unwrap();
+    let cp = nfp_node::protocol::audit::verify_checkpoint(
+        &checkpoint_note(),
+        "nfp-node/GR/0a1b2c3d",
+        &SigningKey::from_seed(&SENDER_SEED).verifying_key(),
+    )
+    .unwrap();
+    let line =
+        nfp_node::protocol::audit::cosign(&cp, "nfp-node/AL/4e5f6a7b", &signer, 1_795_392_006)
+            .unwrap();
+    let frame = Response::ReceiptCosigned(signed.clone(), line)
+        .encode()
+        .unwrap();
+    spec.assert_valid("receipt-response", &frame, "receipt with a cosignature");
+    spec.assert_valid("response", &frame, "receipt with a cosignature");
+    let bad = cbor(&Value::Array(vec![
+        Value::Integer(1.into()),
+        Value::Bytes(signed),
+        Value::Bytes(vec![1]),
+    ]));
+    spec.assert_invalid("receipt-response", &bad, "a cosignature as bytes");
 }
 
 /// `meta` (as CBOR) with the key `key` set to `value`, or removed when
