@@ -241,3 +241,30 @@ fn a_peer_that_rolls_back_its_log_is_caught_by_its_witness() {
     let o = run(&["audit", "verify", "--home", p.al.home_str()]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn erasing_a_case_removes_its_content_and_the_log_still_verifies() {
+    let mut p = pair();
+    p.al.serve();
+    p.gr.serve();
+    let o = p.gr.send("AL", "ER/1", &p.form);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = stdout(&o).trim().to_string();
+    p.gr.wait_state(&id, "delivered", 20);
+    let o = run(&["case", "erase", "--home", p.gr.home_str(), "--case", "ER/1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["show", "--home", p.gr.home_str(), &id, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["form"]["erased"], true);
+    let raw = std::fs::read(p.gr.home.join("store/db")).unwrap();
+    assert!(
+        !raw.windows(10).any(|w| w == b"Child-Demo"),
+        "no plaintext at rest"
+    );
+    assert!(p.gr.audit_events().contains(&"case-erased".to_string()));
+    let o = run(&["audit", "verify", "--home", p.gr.home_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["case", "show", "--home", p.gr.home_str(), "--case", "ER/1"]);
+    assert!(!o.status.success());
+}

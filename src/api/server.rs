@@ -254,6 +254,15 @@ async fn retry(
             e.to_string(),
         )
     })?;
+    if let Ok(Some(m)) = node.store.message(id)
+        && !node.may_see_case(&caller, &m.case)
+    {
+        return Err(err(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{} is not on this case's access list", caller.name),
+        ));
+    }
     match node.retry(id).await {
         Ok(view) => Ok(Json(view).into_response()),
         Err(e @ SendError::Invalid(_)) => Err(err(

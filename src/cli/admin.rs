@@ -223,13 +223,29 @@ pub(super) async fn restore(home: PathBuf, from: PathBuf, force: bool) -> Result
     }
     let setup = home.load()?;
     let store_dir = home.store_dir();
-    if store_dir.exists() {
-        if !force {
-            return Err(Failure::invalid(format!(
-                "{} exists; pass --force to move it aside and restore",
-                store_dir.display()
-            )));
+    if store_dir.exists() && !force {
+        return Err(Failure::invalid(format!(
+            "{} exists; pass --force to move it aside and restore",
+            store_dir.display()
+        )));
+    }
+    // Restore beside the store first: the current store is moved aside
+    // only once the backup has been read, checked and written in full.
+    let staging = home.dir.join("store.restoring");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .map_err(|e| Failure::failed(format!("cannot clear {}: {e}", staging.display())))?;
+    }
+    let s = crate::store::restore(&from, &staging, &setup.storage_key).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&staging);
+        match e {
+            crate::store::StoreError::Corrupt { .. } | crate::store::StoreError::Audit(_) => {
+                Failure::invalid(e.to_string())
+            }
+            other => Failure::failed(other.to_string()),
         }
+    })?;
+    if store_dir.exists() {
         let aside = home.dir.join(format!(
             "store.before-restore-{}",
             jiff::Timestamp::now().as_second()
@@ -238,12 +254,8 @@ pub(super) async fn restore(home: PathBuf, from: PathBuf, force: bool) -> Result
             .map_err(|e| Failure::failed(format!("cannot move the store aside: {e}")))?;
         eprintln!("moved the current store to {}", aside.display());
     }
-    let s = crate::store::restore(&from, &store_dir, &setup.storage_key).map_err(|e| match e {
-        crate::store::StoreError::Corrupt { .. } | crate::store::StoreError::Audit(_) => {
-            Failure::invalid(e.to_string())
-        }
-        other => Failure::failed(other.to_string()),
-    })?;
+    std::fs::rename(&staging, &store_dir)
+        .map_err(|e| Failure::failed(format!("cannot put the restored store in place: {e}")))?;
     eprintln!(
         "restored {} items; the audit trail ({} entries) verifies",
         s.items, s.audit_entries

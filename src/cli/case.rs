@@ -1,6 +1,7 @@
 //! Case and account commands: `case open|update|show|consent|erase` and
 //! `user add|list|revoke`. They go through the running node's API.
 
+use super::operator::urlencode;
 use super::{CaseCommand, CaseFlags, Failure, UserCommand};
 use crate::api::client::Client;
 use crate::home::Home;
@@ -135,14 +136,19 @@ pub(super) async fn run(cmd: CaseCommand) -> Result<(), Failure> {
         CaseCommand::Update { home, case, flags } => {
             let client = Client::for_home(&Home::new(home))?;
             let v = client
-                .post(&format!("/v1/cases/{case}"), &fields(&flags, true)?)
+                .post(
+                    &format!("/v1/cases/{}", urlencode(&case)),
+                    &fields(&flags, true)?,
+                )
                 .await?;
             print_case(&v);
             Ok(())
         }
         CaseCommand::Show { home, case, json } => {
             let client = Client::for_home(&Home::new(home))?;
-            let v = client.get(&format!("/v1/cases/{case}")).await?;
+            let v = client
+                .get(&format!("/v1/cases/{}", urlencode(&case)))
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
@@ -171,7 +177,7 @@ pub(super) async fn run(cmd: CaseCommand) -> Result<(), Failure> {
             let client = Client::for_home(&Home::new(home))?;
             client
                 .post(
-                    &format!("/v1/cases/{case}/consents"),
+                    &format!("/v1/cases/{}/consents", urlencode(&case)),
                     &json!({"purpose": purpose, "by": by, "withdraw": withdraw}),
                 )
                 .await?;
@@ -188,7 +194,7 @@ pub(super) async fn run(cmd: CaseCommand) -> Result<(), Failure> {
         CaseCommand::Erase { home, case } => {
             let client = Client::for_home(&Home::new(home))?;
             let v = client
-                .post(&format!("/v1/cases/{case}/erase"), &json!({}))
+                .post(&format!("/v1/cases/{}/erase", urlencode(&case)), &json!({}))
                 .await?;
             eprintln!(
                 "erased case {case}: its record and the content of {} message(s) are gone; the audit log keeps their hashes",

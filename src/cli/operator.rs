@@ -160,7 +160,8 @@ pub(super) async fn show(home: PathBuf, id: &str, json: bool) -> Result<(), Fail
     Ok(())
 }
 
-fn urlencode(s: &str) -> String {
+/// Percent-encodes `s` for a URL path segment or query value.
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {

@@ -439,6 +439,7 @@ impl Node {
                 attempts: 0,
                 last_error: None,
                 envelope_sha256: serde_bytes::ByteBuf::from(hash.to_vec()),
+                urgent: form.is_urgent(),
             };
             let nonce = match crate::home::random::<24>() {
                 Ok(n) => *n,

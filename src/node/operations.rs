@@ -334,6 +334,7 @@ impl Node {
             attempts: 0,
             last_error: None,
             envelope_sha256: serde_bytes::ByteBuf::from(hash.to_vec()),
+            urgent: form.is_urgent(),
         };
         let nonce = crate::home::random::<24>().map_err(|e| SendError::Seal(e.to_string()))?;
         let urgent = form.is_urgent();
@@ -395,7 +396,13 @@ impl Node {
         let Some(rec) = self.store.message(id)? else {
             return Ok(None);
         };
-        let cbor = self.store.form(id)?.unwrap_or_default();
+        let Some(cbor) = self.store.form(id)? else {
+            // Erased at the end of the case's retention: only metadata stays.
+            return Ok(Some(Shown {
+                message: MessageView::from(&rec),
+                form: serde_json::json!({"erased": true}),
+            }));
+        };
         let today = self.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
         // Decode with the form's type; a form that no longer passes today's
         // rules, or that carries fields of a newer minor version, is shown
@@ -518,7 +525,7 @@ impl Node {
         {
             let mut q = lock(&self.queue);
             q.remove(id);
-            q.push(id, rec.peer, false, now_ms);
+            q.push(id, rec.peer, rec.urgent, now_ms);
         }
         self.notify_for(rec.peer).notify_one();
         Ok(MessageView::from(&rec))

@@ -253,7 +253,7 @@ impl Store {
             .map(|r| {
                 let key = r.id.to_bytes();
                 if !self.outbox.contains_key(key).unwrap_or(true) {
-                    let _ = self.outbox.insert(key, outbox_value(r.peer, false));
+                    let _ = self.outbox.insert(key, outbox_value(r.peer, r.urgent));
                 }
                 r.id
             })
@@ -707,7 +707,7 @@ impl Store {
         let key = id.to_bytes();
         self.messages.insert(key, rec.encode()?).map_err(io)?;
         self.outbox
-            .insert(key, outbox_value(rec.peer, false))
+            .insert(key, outbox_value(rec.peer, rec.urgent))
             .map_err(io)?;
         Ok(Some(rec))
     }

@@ -67,6 +67,9 @@ pub struct MessageRecord {
     pub last_error: Option<String>,
     /// SHA-256 of the envelope bytes.
     pub envelope_sha256: serde_bytes::ByteBuf,
+    /// Sent in the urgent lane (kept for retries and recovery).
+    #[serde(default)]
+    pub urgent: bool,
 }
 
 impl MessageRecord {

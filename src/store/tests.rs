@@ -19,6 +19,7 @@ fn record(id: MessageId, direction: Direction, state: State) -> MessageRecord {
         attempts: 0,
         last_error: None,
         envelope_sha256: serde_bytes::ByteBuf::from(vec![0; 32]),
+        urgent: false,
     }
 }
 
