@@ -63,7 +63,8 @@ fn every_example_form_validates_offline() {
         let _: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     }
     let o = run(&["form", "kinds"]);
-    assert_eq!(stdout(&o).lines().count(), KINDS.len());
+    // The operators' kinds, plus the reminder nodes send on their own.
+    assert_eq!(stdout(&o).lines().count(), KINDS.len() + 1);
     // A bad form names the field and exits 2.
     let dir = tempfile::tempdir().unwrap();
     let mut v: serde_json::Value =
@@ -88,7 +89,26 @@ fn every_kind_travels_and_threads_by_case() {
     let mut p = pair();
     p.al.serve();
     p.gr.serve();
-    // GR opens the case; AL answers each request with the fitting kind.
+    // Both sides hold the case; the consents continuity of care needs are
+    // recorded, so every kind can travel.
+    for n in [&p.gr, &p.al] {
+        n.open_case("GR-THREAD-1");
+        for by in ["child", "guardian"] {
+            let o = run(&[
+                "case",
+                "consent",
+                "--home",
+                n.home_str(),
+                "--case",
+                "GR-THREAD-1",
+                "--purpose",
+                "continuity-of-care",
+                "--by",
+                by,
+            ]);
+            assert!(o.status.success(), "{}", stderr(&o));
+        }
+    }
     let mut sent = Vec::new();
     for (i, kind) in KINDS.iter().enumerate() {
         let (from, to) = if i % 2 == 0 {
@@ -97,11 +117,7 @@ fn every_kind_travels_and_threads_by_case() {
             (&p.al, "GR")
         };
         let o = send(from, to, kind, "GR-THREAD-1", None);
-        if !o.status.success() {
-            // Answers need their request: send them as replies below.
-            assert_eq!(o.status.code(), Some(2), "{kind}: {}", stderr(&o));
-            continue;
-        }
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
         sent.push((
             from.country.clone(),
             kind.to_string(),
@@ -177,7 +193,25 @@ fn every_kind_travels_and_threads_by_case() {
     assert_eq!(at_gr["reply_to"], request);
     let kinds_seen: std::collections::BTreeSet<&str> =
         thread.iter().map(|m| m["kind"].as_str().unwrap()).collect();
-    assert!(kinds_seen.len() >= 7, "{kinds_seen:?}");
+    assert_eq!(kinds_seen.len(), KINDS.len(), "{kinds_seen:?}");
+    // A language the agreement does not list is refused, naming the agreed ones.
+    let o = run(&[
+        "send",
+        "--home",
+        p.gr.home_str(),
+        "--to",
+        "AL",
+        "--kind",
+        "case-update",
+        "--case",
+        "GR-THREAD-1",
+        "--form",
+        example("case-update").to_str().unwrap(),
+        "--lang",
+        "fr",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("en, sq, el"), "{}", stderr(&o));
     // The receiver shows each form exactly as sent.
     for (_, kind, id) in &sent {
         let receiver = if p.al.message(id).unwrap()["direction"] == "in" {

@@ -146,3 +146,26 @@ fn a_corrupt_store_refuses_to_start_and_says_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn a_message_undelivered_past_the_agreed_maximum_age_fails() {
+    let mut p = pair_with(&AGREEMENT.replace("max_age = \"7 days\"", "max_age = \"2 s\""));
+    p.gr.serve();
+    let o = p.gr.send("AL", "MAX-1", &p.form);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = stdout(&o).trim().to_string();
+    let m = p.gr.wait_state(&id, "failed", 30);
+    assert!(
+        m["last_error"].as_str().unwrap().contains("maximum age"),
+        "{m}"
+    );
+    // The operator can still retry once the peer is back.
+    p.al.serve();
+    let o = run(&["retry", "--home", p.gr.home_str(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = p.gr.wait_state(&id, "failed", 30);
+    assert!(
+        m["last_error"].as_str().unwrap().contains("maximum age"),
+        "{m}"
+    );
+}

@@ -515,6 +515,8 @@ fn age_facts_use_the_31_december_rule_and_flag_ageing_out() {
     case_open(&p.gr, "A2", &["--born", &soon.to_string()]);
     let o = run(&["case", "show", "--home", p.gr.home_str(), "--case", "A2"]);
     assert!(stdout(&o).contains("AGES OUT"), "{}", stdout(&o));
+    let o = run(&["deadlines", "--home", p.gr.home_str()]);
+    assert!(stdout(&o).contains("AGES OUT  case A2"), "{}", stdout(&o));
     // A presumed child stays a child.
     case_open(&p.gr, "A3", &["--presumed-child"]);
     let o = run(&[

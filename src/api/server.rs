@@ -686,7 +686,20 @@ async fn deadlines_list(
         (urgency(*sa), !a.owed, a.deadline.due).cmp(&(urgency(*sb), !b.owed, b.deadline.due))
     });
     let list: Vec<DeadlineView> = all.iter().map(|(d, s)| DeadlineView::of(d, *s)).collect();
-    Ok(Json(json!({ "deadlines": list })).into_response())
+    // Children who turn 18 soon: time to prepare a Pathway Plan.
+    let mut ageing_out = Vec::new();
+    for case in node.store.case_refs().map_err(internal)? {
+        if !node.may_see_case(&caller, &case) {
+            continue;
+        }
+        if let Ok(Some(r)) = node.case_record(&case) {
+            let v = node.view(r);
+            if let Some(d) = v.ages_out_soon {
+                ageing_out.push(json!({"case": case, "eighteenth_birthday": d}));
+            }
+        }
+    }
+    Ok(Json(json!({ "deadlines": list, "ageing_out": ageing_out })).into_response())
 }
 
 #[derive(serde::Deserialize)]

@@ -59,6 +59,13 @@ pub(super) async fn list(
         );
         return Ok(());
     }
+    for a in v["ageing_out"].as_array().into_iter().flatten() {
+        println!(
+            "AGES OUT  case {} turns 18 on {}: prepare a Pathway Plan",
+            a["case"].as_str().unwrap_or(""),
+            a["eighteenth_birthday"].as_str().unwrap_or("")
+        );
+    }
     if list.is_empty() {
         eprintln!("no deadlines");
         return Ok(());

@@ -116,6 +116,18 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
     let Some(p) = node.peer(peer) else {
         return Outcome::Retry(format!("{peer} is not a registered peer"));
     };
+    // A message still undelivered after the agreed maximum age fails, so
+    // the operator sees it and can act (and `retry` if it still matters).
+    if let Some(max) = p.agreement.max_age()
+        && let Ok(Some(rec)) = node.store.message(id)
+        && let Ok(created) = jiff::Timestamp::from_second(rec.created)
+        && node.now().duration_since(created) > max
+    {
+        return Outcome::Refused(format!(
+            "expired: not delivered within the agreed maximum age of {}",
+            jiff::SignedDuration::from_secs(max.as_secs())
+        ));
+    }
     let offered = node.witnessing_for(peer);
     let request = match &offered {
         Some((_, w)) => Request::DeliverWitnessed(env.clone(), w.clone()),
