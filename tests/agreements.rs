@@ -118,3 +118,34 @@ fn a_bad_agreement_is_refused_at_signing_naming_the_field() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("respond_within"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_kind_the_agreement_does_not_cover_is_refused_at_send() {
+    let kinds = "kinds = [\"social-inquiry-request\", \"social-inquiry-report\", \"security-assessment-request\", \"security-assessment-report\", \"continuity-of-care\", \"missing-child-notice\", \"missing-child-update\", \"follow-up-request\", \"follow-up-report\", \"case-update\", \"acknowledgement\"]\n";
+    let mut p = pair_with(&format!("{kinds}{AGREEMENT}"));
+    p.gr.serve();
+    p.gr.open_case("K-1");
+    let closure =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/forms/case-closure.json");
+    let o = run(&[
+        "send",
+        "--home",
+        p.gr.home_str(),
+        "--to",
+        "AL",
+        "--kind",
+        "case-closure",
+        "--case",
+        "K-1",
+        "--form",
+        closure.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("does not cover case-closure"),
+        "{}",
+        stderr(&o)
+    );
+    let o = p.gr.send("AL", "K-1", &p.form);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

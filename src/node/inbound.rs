@@ -256,6 +256,20 @@ impl Node {
         if let Err(e) = outer.meta.check_agreement(&p.agreement) {
             return self.reject(peer, Some(id), Some(hash), e.rejection());
         }
+        if !p.agreement.covers(outer.meta.kind) {
+            return self.reject(
+                peer,
+                Some(id),
+                Some(hash),
+                Rejection {
+                    code: RejectCode::Unsupported,
+                    message: format!(
+                        "agreement {} v{} does not cover {} messages",
+                        p.agreement.id, p.agreement.version, outer.meta.kind
+                    ),
+                },
+            );
+        }
         if let Err(why) = self.agreement_active(&p) {
             return self.reject(
                 peer,

@@ -204,6 +204,12 @@ impl Node {
         }
         let peer = self.peer(req.to).ok_or(SendError::UnknownPeer(req.to))?;
         self.agreement_active(&peer).map_err(SendError::Invalid)?;
+        if !peer.agreement.covers(req.kind) {
+            return Err(SendError::Invalid(format!(
+                "agreement {} v{} does not cover {} messages (its `kinds` list)",
+                peer.agreement.id, peer.agreement.version, req.kind
+            )));
+        }
         check_case_ref(&req.case).map_err(|e| SendError::Invalid(e.to_string()))?;
         // Every message is about a case, and the case record carries what
         // the safeguards need: no record, no message.

@@ -68,6 +68,11 @@ pub struct Agreement {
     /// Score-card domains reported on; default: the eight standard ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score_domains: Option<Vec<ScoreDomain>>,
+    /// The message kinds this agreement covers; absent: every kind. A
+    /// node refuses to send or accept a kind not covered (reminders, which
+    /// nodes send on their own about covered messages, always are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kinds: Option<Vec<Kind>>,
     /// Each party's calendar and availability, keyed by country.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub party: BTreeMap<Country, Party>,
@@ -257,6 +262,24 @@ impl Agreement {
     /// Every problem serde cannot catch, each naming its field.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut p = Vec::new();
+        if let Some(kinds) = &self.kinds {
+            if kinds.is_empty() {
+                p.push(FieldError::new(
+                    "kinds",
+                    "list at least one kind, or leave the key out for all",
+                ));
+            }
+            for k in self.sla.keys() {
+                if let Some(kind) = Kind::parse(k)
+                    && !kinds.contains(&kind)
+                {
+                    p.push(FieldError::new(
+                        format!("sla.{k}"),
+                        "sets a response time for a kind the agreement does not cover (see `kinds`)",
+                    ));
+                }
+            }
+        }
         if self.id.is_empty()
             || self.id.len() > 64
             || !self
@@ -580,6 +603,11 @@ impl Agreement {
         } else {
             None
         }
+    }
+
+    /// Whether the agreement covers message kind `kind`.
+    pub fn covers(&self, kind: Kind) -> bool {
+        kind == Kind::Reminder || self.kinds.as_ref().is_none_or(|k| k.contains(&kind))
     }
 
     /// Whether `lang` is agreed.
@@ -1487,5 +1515,31 @@ respond_within = "1 month"
             "{AL_GR}[party.FR]\ntime_zone = \"Europe/Paris\"\navailability = \"24/7\"\n"
         ));
         assert_eq!(fields(&e), ["party.AL", "party.GR", "party.FR"]);
+    }
+}
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::*;
+
+    #[test]
+    fn a_kinds_list_limits_what_the_agreement_covers() {
+        let base =
+            "id = \"AL-GR\"\nversion = 1\nparties = [\"AL\", \"GR\"]\nlanguages = [\"en\"]\n";
+        let all = Agreement::from_toml(base).unwrap();
+        assert!(all.covers(Kind::CaseClosure));
+        let some = Agreement::from_toml(&format!(
+            "{base}kinds = [\"social-inquiry-request\", \"social-inquiry-report\"]\n"
+        ))
+        .unwrap();
+        assert!(some.covers(Kind::SocialInquiryRequest));
+        assert!(!some.covers(Kind::MissingChildNotice));
+        assert!(some.covers(Kind::Reminder));
+        assert_ne!(all.hash(), some.hash());
+        let e = Agreement::from_toml(&format!(
+            "{base}kinds = [\"social-inquiry-request\"]\n[sla.case-update]\nrespond_within = \"3 days\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e[0].field, "sla.case-update");
     }
 }
