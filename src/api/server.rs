@@ -743,11 +743,34 @@ async fn report_sla(
     Ok(Json(json!({ "lines": lines })).into_response())
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReloadRequest {
+    #[serde(default)]
+    signed: Option<String>,
+}
+
 async fn agreements_reload(
     State(node): State<Arc<Node>>,
     Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
 ) -> Reply {
     require(&caller, &[Role::Admin])?;
+    let req: ReloadRequest = if body.is_empty() {
+        ReloadRequest::default()
+    } else {
+        parse_body(&body)?
+    };
+    if let Some(what) = req.signed {
+        node.audit(
+            crate::protocol::audit::Event::AgreementSigned,
+            crate::protocol::audit::Record {
+                detail: Some(what.chars().take(300).collect()),
+                ..Default::default()
+            },
+        );
+        let _ = node.sync.wait().await;
+    }
     node.reload_peers().map_err(|e| {
         err(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -263,11 +263,27 @@ pub(super) async fn restore(home: PathBuf, from: PathBuf, force: bool) -> Result
     Ok(())
 }
 
-async fn reload_if_running(home: &Home) {
-    if let Ok(client) = Client::for_home(home) {
-        let _ = client
-            .post("/v1/agreements/reload", &serde_json::json!({}))
-            .await;
+/// Puts a signature change in force in the running node, and records it
+/// in the audit trail (directly in the store when the node is stopped).
+async fn reload_and_audit(home: &Home, what: String) -> Result<(), Failure> {
+    let client = Client::for_home(home)?;
+    match client
+        .post(
+            "/v1/agreements/reload",
+            &serde_json::json!({ "signed": what }),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(ClientError::Unreachable(_)) => offline_audit(
+            home,
+            Event::AgreementSigned,
+            Record {
+                detail: Some(what),
+                ..Record::default()
+            },
+        ),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -275,7 +291,16 @@ pub(super) async fn agreement_sign(home: PathBuf, agreement: PathBuf) -> Result<
     let home = Home::new(home);
     let text = read_file(&agreement, "--agreement")?;
     let (path, sig) = home.sign_agreement(&text)?;
-    reload_if_running(&home).await;
+    let parsed = crate::protocol::signature::AgreementSignature::from_toml(&sig)
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    reload_and_audit(
+        &home,
+        format!(
+            "{} signed {} v{} {}",
+            parsed.party, parsed.agreement, parsed.version, parsed.hash
+        ),
+    )
+    .await?;
     eprintln!(
         "signed; send {} to the other party, who registers it with `nfp-node agreement add-signature`",
         path.display()
@@ -291,7 +316,14 @@ pub(super) async fn agreement_add_signature(
     let home = Home::new(home);
     let text = read_file(&signature, "--signature")?;
     let sig = home.add_signature(&text)?;
-    reload_if_running(&home).await;
+    reload_and_audit(
+        &home,
+        format!(
+            "registered {}'s signature of {} v{} {}",
+            sig.party, sig.agreement, sig.version, sig.hash
+        ),
+    )
+    .await?;
     eprintln!(
         "registered {}'s signature of {} v{} (hash {})",
         sig.party, sig.agreement, sig.version, sig.hash

@@ -96,6 +96,8 @@ pub enum Event {
     DeadlineClosed,
     /// A deadline passed without an answer; the node escalated it.
     DeadlineOverdue,
+    /// An agreement signature was made or registered.
+    AgreementSigned,
 }
 
 impl Event {
@@ -125,6 +127,7 @@ impl Event {
         Event::UsersChanged,
         Event::DeadlineClosed,
         Event::DeadlineOverdue,
+        Event::AgreementSigned,
     ];
 
     /// Stable code written in entries.
@@ -154,6 +157,7 @@ impl Event {
             Event::UsersChanged => "users-changed",
             Event::DeadlineClosed => "deadline-closed",
             Event::DeadlineOverdue => "deadline-overdue",
+            Event::AgreementSigned => "agreement-signed",
         }
     }
 
