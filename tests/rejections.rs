@@ -5,15 +5,11 @@
 mod common;
 
 use common::*;
-use nfp_node::home::Home;
 use nfp_node::protocol::agreement::Agreement;
-use nfp_node::protocol::envelope::{self, Meta};
-use nfp_node::protocol::forms::{Form, Kind};
+use nfp_node::protocol::envelope;
 use nfp_node::protocol::id::MessageId;
 use nfp_node::protocol::keys::{DecryptionKey, SigningKey};
-use nfp_node::protocol::wire::{RejectCode, Request, Response};
-use nfp_node::transport::{self, Pins, Transport};
-use std::sync::Arc;
+use nfp_node::protocol::wire::{RejectCode, Response};
 
 #[test]
 fn an_unpinned_peer_is_refused_in_the_handshake() {
@@ -61,95 +57,6 @@ fn an_unpinned_peer_is_refused_in_the_handshake() {
     let m = fr.message(&id).unwrap();
     assert_eq!(m["state"], "queued");
     assert!(p.al.messages().is_empty(), "nothing from FR was stored");
-}
-
-/// A client that speaks for GR with GR's real TLS identity, so AL's pin
-/// check passes and the envelope itself is what gets judged.
-struct Forger {
-    rt: tokio::runtime::Runtime,
-    transport: Transport,
-    al_endpoint: String,
-    al_pin: nfp_node::protocol::keys::SpkiPin,
-    al_enc: nfp_node::protocol::keys::EncryptionKey,
-    al_sign: nfp_node::protocol::keys::VerifyingKey,
-    gr_sign: SigningKey,
-    agreement: Agreement,
-}
-
-impl Forger {
-    fn new(p: &Pair) -> Forger {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let gr = Home::new(&p.gr.home).load().unwrap();
-        let al = Home::new(&p.al.home).load().unwrap();
-        let transport = rt
-            .block_on(async {
-                Transport::bind(
-                    "127.0.0.1:0".parse().unwrap(),
-                    &gr.tls,
-                    Arc::new(Pins::default()),
-                )
-            })
-            .unwrap();
-        let al_card = al.card();
-        Forger {
-            rt,
-            transport,
-            al_endpoint: al_card.endpoint.clone(),
-            al_pin: al_card.tls_spki_sha256,
-            al_enc: al_card.encryption_key.clone(),
-            al_sign: al_card.signing_key,
-            gr_sign: gr.signing,
-            agreement: Agreement::from_toml(AGREEMENT).unwrap(),
-        }
-    }
-
-    fn meta(&self, id: MessageId) -> Meta {
-        Meta {
-            v: envelope::VERSION,
-            id,
-            to: "AL".parse().unwrap(),
-            case: "GR-FORGE-1".into(),
-            from: "GR".parse().unwrap(),
-            kind: Kind::SocialInquiryRequest,
-            lang: "en".parse().unwrap(),
-            created: jiff::Timestamp::now().as_second(),
-            minor: 0,
-            reply_to: None,
-            agreement: (
-                self.agreement.id.clone(),
-                self.agreement.version,
-                serde_bytes::ByteBuf::from(self.agreement.hash().to_vec()),
-            ),
-        }
-    }
-
-    fn form(&self) -> Vec<u8> {
-        let today = jiff::Timestamp::now()
-            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-            .date();
-        Form::from_json(Kind::SocialInquiryRequest, FORM.as_bytes(), today)
-            .unwrap()
-            .to_cbor()
-    }
-
-    fn frame(&self, bytes: &[u8]) -> Response {
-        self.rt.block_on(async {
-            let conn = self
-                .transport
-                .connect(&self.al_endpoint, self.al_pin)
-                .await
-                .unwrap();
-            let answer = transport::exchange(&conn, bytes).await.unwrap();
-            Response::decode(&answer).unwrap()
-        })
-    }
-
-    fn deliver(&self, envelope: Vec<u8>) -> Response {
-        self.frame(&Request::Deliver(envelope).encode().unwrap())
-    }
 }
 
 fn new_id(n: u8) -> MessageId {

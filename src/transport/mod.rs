@@ -131,6 +131,18 @@ impl Transport {
         endpoint: &str,
         pin: SpkiPin,
     ) -> Result<quinn::Connection, TransportError> {
+        self.connect_alpn(endpoint, pin, ALPN).await
+    }
+
+    /// As [`Transport::connect`], offering `alpn` instead of this
+    /// protocol's. Only for testing that a peer refuses other protocols.
+    #[doc(hidden)]
+    pub async fn connect_alpn(
+        &self,
+        endpoint: &str,
+        pin: SpkiPin,
+        alpn: &[u8],
+    ) -> Result<quinn::Connection, TransportError> {
         let addr = tokio::net::lookup_host(endpoint)
             .await
             .map_err(|_| TransportError::Resolve(endpoint.to_string()))?
@@ -147,7 +159,7 @@ impl Transport {
                 PrivateKeyDer::Pkcs8(self.key.clone_key()),
             )
             .map_err(cfg)?;
-        tls.alpn_protocols = vec![ALPN.to_vec()];
+        tls.alpn_protocols = vec![alpn.to_vec()];
         tls.resumption = rustls::client::Resumption::disabled();
         tls.enable_early_data = false;
         let qtls = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(cfg)?;

@@ -2,8 +2,17 @@
 //! homes, driven through the binary exactly as an admin or operator would.
 #![allow(dead_code)]
 
+use nfp_node::home::Home;
+use nfp_node::protocol::agreement::Agreement;
+use nfp_node::protocol::envelope::{self, Meta};
+use nfp_node::protocol::forms::{Form, Kind};
+use nfp_node::protocol::id::MessageId;
+use nfp_node::protocol::keys::SigningKey;
+use nfp_node::protocol::wire::{Request, Response};
+use nfp_node::transport::{self, Pins, Transport};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const AGREEMENT: &str = include_str!("../../config/agreements/AL-GR.toml");
@@ -315,5 +324,94 @@ pub fn sign_and_exchange(a: &TestNode, b: &TestNode, agreement: &Path, dir: &Pat
             "agreement add-signature: {}",
             stderr(&o)
         );
+    }
+}
+
+/// A client that speaks for GR with GR's real TLS identity, so AL's pin
+/// check passes and what it sends is what gets judged.
+pub struct Forger {
+    pub rt: tokio::runtime::Runtime,
+    pub transport: Transport,
+    pub al_endpoint: String,
+    pub al_pin: nfp_node::protocol::keys::SpkiPin,
+    pub al_enc: nfp_node::protocol::keys::EncryptionKey,
+    pub al_sign: nfp_node::protocol::keys::VerifyingKey,
+    pub gr_sign: SigningKey,
+    pub agreement: Agreement,
+}
+
+impl Forger {
+    pub fn new(p: &Pair) -> Forger {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let gr = Home::new(&p.gr.home).load().unwrap();
+        let al = Home::new(&p.al.home).load().unwrap();
+        let transport = rt
+            .block_on(async {
+                Transport::bind(
+                    "127.0.0.1:0".parse().unwrap(),
+                    &gr.tls,
+                    Arc::new(Pins::default()),
+                )
+            })
+            .unwrap();
+        let al_card = al.card();
+        Forger {
+            rt,
+            transport,
+            al_endpoint: al_card.endpoint.clone(),
+            al_pin: al_card.tls_spki_sha256,
+            al_enc: al_card.encryption_key.clone(),
+            al_sign: al_card.signing_key,
+            gr_sign: gr.signing,
+            agreement: Agreement::from_toml(AGREEMENT).unwrap(),
+        }
+    }
+
+    pub fn meta(&self, id: MessageId) -> Meta {
+        Meta {
+            v: envelope::VERSION,
+            id,
+            to: "AL".parse().unwrap(),
+            case: "GR-FORGE-1".into(),
+            from: "GR".parse().unwrap(),
+            kind: Kind::SocialInquiryRequest,
+            lang: "en".parse().unwrap(),
+            created: jiff::Timestamp::now().as_second(),
+            minor: 0,
+            reply_to: None,
+            agreement: (
+                self.agreement.id.clone(),
+                self.agreement.version,
+                serde_bytes::ByteBuf::from(self.agreement.hash().to_vec()),
+            ),
+        }
+    }
+
+    pub fn form(&self) -> Vec<u8> {
+        let today = jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date();
+        Form::from_json(Kind::SocialInquiryRequest, FORM.as_bytes(), today)
+            .unwrap()
+            .to_cbor()
+    }
+
+    pub fn frame(&self, bytes: &[u8]) -> Response {
+        self.rt.block_on(async {
+            let conn = self
+                .transport
+                .connect(&self.al_endpoint, self.al_pin)
+                .await
+                .unwrap();
+            let answer = transport::exchange(&conn, bytes).await.unwrap();
+            Response::decode(&answer).unwrap()
+        })
+    }
+
+    pub fn deliver(&self, envelope: Vec<u8>) -> Response {
+        self.frame(&Request::Deliver(envelope).encode().unwrap())
     }
 }
