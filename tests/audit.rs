@@ -268,3 +268,77 @@ fn erasing_a_case_removes_its_content_and_the_log_still_verifies() {
     let o = run(&["case", "show", "--home", p.gr.home_str(), "--case", "ER/1"]);
     assert!(!o.status.success());
 }
+
+/// Rewrites a backup without the items of `tree`, with a fresh checksum.
+fn backup_without(path: &std::path::Path, tree: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let magic = b"nfp-node backup 1\n";
+    let mut rest = &bytes[magic.len()..];
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let before = rest;
+        let v: ciborium::value::Value = ciborium::from_reader(&mut rest).unwrap();
+        let raw = before[..before.len() - rest.len()].to_vec();
+        let a = v.as_array().unwrap();
+        if a[0].as_text() == Some("end") {
+            break;
+        }
+        if a[0].as_text() != Some(tree) {
+            kept.push(raw);
+        }
+    }
+    let mut out = magic.to_vec();
+    for k in &kept {
+        out.extend_from_slice(k);
+    }
+    let digest = nfp_node::protocol::envelope::sha256(&out);
+    let mut end = Vec::new();
+    ciborium::into_writer(
+        &("end", kept.len() as u64, serde_bytes::Bytes::new(&digest)),
+        &mut end,
+    )
+    .unwrap();
+    out.extend_from_slice(&end);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn a_sender_that_lost_its_cosignatures_is_not_taken_for_a_fork() {
+    let mut p = pair();
+    p.al.serve();
+    p.gr.serve();
+    exchange(&p, 4, "L");
+    wait_cosigned(&p);
+    // GR loses the cosignatures AL returned (as after a crash before its
+    // sync), but its log is intact.
+    let backup = p.dir.path().join("gr.backup");
+    let o = run(&[
+        "backup",
+        "--home",
+        p.gr.home_str(),
+        "--out",
+        backup.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(p.gr.stop());
+    backup_without(&backup, "cosignatures");
+    let o = run(&[
+        "restore",
+        "--home",
+        p.gr.home_str(),
+        "--from",
+        backup.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p.gr.serve();
+    // Traffic goes on; AL tells GR the size it holds and cosigns again.
+    let (ok, v) = verify_json(&["audit", "verify", "--home", p.gr.home_str(), "--json"]);
+    assert!(ok, "{v}");
+    assert_eq!(v["cosignatures"], 0, "{v}");
+    wait_cosigned(&p);
+    assert!(
+        !p.al.audit_events().contains(&"peer-log-fork".to_string()),
+        "an honest sender was taken for a fork"
+    );
+}

@@ -864,6 +864,7 @@ fn sealed_envelopes_of_every_kind_match_from_frame_to_form() {
         for proof in [vec![], vec![[0x77; 32], [0x78; 32]]] {
             let witnessing = Witnessing {
                 checkpoint: checkpoint_note(),
+                from_size: proof.len() as u64,
                 proof,
             };
             let frame = Request::DeliverWitnessed(env.clone(), witnessing)

@@ -169,10 +169,21 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
             }
             Ok(Response::Receipt(receipt))
         }
+        Ok(Response::ReceiptKnownSize(receipt, size)) => {
+            // Start the next proof from the size the peer holds, if it is a
+            // size this node's log has reached.
+            let (ours, _) = node.store.audit_snapshot();
+            if size <= ours {
+                lock(&node.witness_hint).insert(peer, size);
+            }
+            Ok(Response::Receipt(receipt))
+        }
         other => other,
     };
     match decoded {
-        Ok(Response::ReceiptCosigned(..)) => Outcome::Retry("unexpected response".into()),
+        Ok(Response::ReceiptCosigned(..) | Response::ReceiptKnownSize(..)) => {
+            Outcome::Retry("unexpected response".into())
+        }
         Ok(Response::Receipt(receipt)) => {
             match envelope::verify_receipt(&receipt, peer, &p.card.signing_key, node.me, id, &env) {
                 Ok(r) => {

@@ -491,16 +491,21 @@ impl Node {
         };
         // Witness the sender's log; the new witness state is stored before
         // the sync below, so it is durable before the cosignature leaves.
-        let cosignature = witnessing
+        let answer = witnessing
             .as_ref()
-            .and_then(|w| self.witness(peer, &p.card.signing_key, w));
+            .map(|w| self.witness(peer, &p.card.signing_key, w));
         // The receipt promises durability: sync first.
         if let Err(e) = self.sync.wait().await {
             return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
         }
-        match cosignature {
-            Some(line) => Response::ReceiptCosigned(receipt, line),
-            None => Response::Receipt(receipt),
+        match answer {
+            Some(super::witness::WitnessAnswer::Cosign(line)) => {
+                Response::ReceiptCosigned(receipt, line)
+            }
+            Some(super::witness::WitnessAnswer::KnownSize(n)) => {
+                Response::ReceiptKnownSize(receipt, n)
+            }
+            _ => Response::Receipt(receipt),
         }
     }
 }

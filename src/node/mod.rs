@@ -86,6 +86,7 @@ pub struct Node {
     pub(crate) checkpoint_entries: u64,
     pub(crate) checkpoint_interval: std::time::Duration,
     #[allow(clippy::type_complexity)]
+    pub(crate) witness_hint: Mutex<HashMap<Country, u64>>,
     pub(crate) proof_cache: Mutex<HashMap<Country, (Country, u64, u64, Vec<[u8; 32]>)>>,
     pub(crate) peer_connections: Mutex<HashMap<Country, usize>>,
     shutdown: watch::Receiver<bool>,
@@ -226,6 +227,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
             setup.config.audit.checkpoint_interval,
         )),
         proof_cache: Mutex::new(HashMap::new()),
+        witness_hint: Mutex::new(HashMap::new()),
         peer_connections: Mutex::new(HashMap::new()),
         shutdown,
     });

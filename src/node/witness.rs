@@ -12,6 +12,18 @@ use crate::store::WitnessState;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What a witness answers about an offered checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WitnessAnswer {
+    /// A cosignature line.
+    Cosign(String),
+    /// No cosignature: the proof did not start from this size, which is
+    /// what this node last cosigned.
+    KnownSize(u64),
+    /// No cosignature (refused, or a fork was recorded).
+    Nothing,
+}
+
 /// The origin (and note key name) of a node's log: `nfp-node/CC/<key id>`.
 /// Derived from the country and the signing key, so an auditor can compute
 /// it from a peer card alone.
@@ -76,7 +88,13 @@ impl Node {
     /// checkpoint newer than what `peer` last cosigned.
     pub(crate) fn witnessing_for(&self, peer: Country) -> Option<(Checkpoint, Witnessing)> {
         let (size, note) = self.store.latest_checkpoint().ok()??;
-        let cosigned = self.store.cosigned_by(peer).ok()?;
+        // What the peer last cosigned, as far as this node knows: its own
+        // record of cosignatures, or the size the peer said it holds.
+        let hint = super::lock(&self.witness_hint)
+            .get(&peer)
+            .copied()
+            .unwrap_or(0);
+        let cosigned = self.store.cosigned_by(peer).ok()?.max(hint);
         if size <= cosigned {
             return None;
         }
@@ -93,6 +111,7 @@ impl Node {
                 Witnessing {
                     checkpoint: note,
                     proof: proof.clone(),
+                    from_size: cosigned,
                 },
             ));
         }
@@ -107,6 +126,7 @@ impl Node {
             Witnessing {
                 checkpoint: note,
                 proof,
+                from_size: cosigned,
             },
         ))
     }
@@ -149,7 +169,20 @@ impl Node {
         peer: Country,
         peer_key: &VerifyingKey,
         w: &Witnessing,
-    ) -> Option<String> {
+    ) -> WitnessAnswer {
+        match self.witness_inner(peer, peer_key, w) {
+            Ok(line) => WitnessAnswer::Cosign(line),
+            Err(answer) => answer,
+        }
+    }
+
+    fn witness_inner(
+        &self,
+        peer: Country,
+        peer_key: &VerifyingKey,
+        w: &Witnessing,
+    ) -> Result<String, WitnessAnswer> {
+        use WitnessAnswer::Nothing;
         let name = origin(peer, peer_key);
         let cp = match audit::verify_checkpoint(&w.checkpoint, &name, peer_key) {
             Ok(cp) => cp,
@@ -162,12 +195,12 @@ impl Node {
                         ..Record::default()
                     },
                 );
-                return None;
+                return Err(Nothing);
             }
         };
-        let prev = self.store.witnessed(peer).ok()?;
+        let prev = self.store.witnessed(peer).map_err(|_| Nothing)?;
         let fork = match &prev {
-            Some(p) if p.fork.is_some() => return None,
+            Some(p) if p.fork.is_some() => return Err(Nothing),
             None => None,
             Some(p) if cp.size < p.size => Some(format!(
                 "rollback: size {} after cosigning size {}",
@@ -175,6 +208,12 @@ impl Node {
             )),
             Some(p) if cp.size == p.size => (p.root.as_slice() != cp.root)
                 .then(|| format!("fork: two roots for size {}", cp.size)),
+            Some(p) if w.from_size != p.size => {
+                // The proof starts elsewhere (the sender lost track of what
+                // this node cosigned, e.g. after a crash): not evidence of
+                // anything. Tell it the size this node holds.
+                return Err(WitnessAnswer::KnownSize(p.size));
+            }
             Some(p) => {
                 let mut old_root = [0u8; 32];
                 old_root.copy_from_slice(p.root.as_slice().get(..32).unwrap_or(&[0; 32]));
@@ -206,10 +245,10 @@ impl Node {
                 ));
                 let _ = self.store.put_witnessed(peer, &p);
             }
-            return None;
+            return Err(Nothing);
         }
         let time = u64::try_from(now).unwrap_or(0);
-        let line = audit::cosign(&cp, &self.origin, &self.signing, time).ok()?;
+        let line = audit::cosign(&cp, &self.origin, &self.signing, time).map_err(|_| Nothing)?;
         let state = WitnessState {
             size: cp.size,
             root: serde_bytes::ByteBuf::from(cp.root.to_vec()),
@@ -219,8 +258,8 @@ impl Node {
         };
         if let Err(e) = self.store.put_witnessed(peer, &state) {
             tracing::error!(error = %e, "cannot store witness state");
-            return None;
+            return Err(Nothing);
         }
-        Some(line)
+        Ok(line)
     }
 }

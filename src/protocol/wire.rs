@@ -31,6 +31,9 @@ pub struct Witnessing {
     pub checkpoint: String,
     /// RFC 6962 consistency proof hashes.
     pub proof: Vec<[u8; 32]>,
+    /// The size the proof starts from: what the sender believes the
+    /// receiver last cosigned (0: nothing yet).
+    pub from_size: u64,
 }
 
 /// Largest checkpoint note accepted, in bytes.
@@ -148,6 +151,10 @@ pub enum Response {
     /// A receipt plus the receiver's cosignature of the sender's checkpoint
     /// (a C2SP tlog-cosignature signature line).
     ReceiptCosigned(Vec<u8>, String),
+    /// A receipt, without a cosignature because the offered proof did not
+    /// start from the size the receiver last cosigned: that size, so the
+    /// sender can offer a proof from it next time.
+    ReceiptKnownSize(Vec<u8>, u64),
     /// Refused.
     Reject(Rejection),
 }
@@ -170,6 +177,7 @@ impl Request {
                 Value::Bytes(env.clone()),
                 Value::Text(w.checkpoint.clone()),
                 Value::Array(w.proof.iter().map(|h| Value::Bytes(h.to_vec())).collect()),
+                Value::Integer(w.from_size.into()),
             ])),
         }
     }
@@ -186,7 +194,10 @@ impl Request {
                 Value::Bytes(env),
                 Value::Text(note),
                 Value::Array(proof),
+                Value::Integer(from),
             ] if u64::try_from(*t) == Ok(T_DELIVER) => {
+                let from_size = u64::try_from(*from)
+                    .map_err(|_| WireError::Malformed("bad proof start size".into()))?;
                 if note.len() > MAX_NOTE || proof.len() > MAX_PROOF {
                     return Err(WireError::Malformed("witnessing data too large".into()));
                 }
@@ -210,6 +221,7 @@ impl Request {
                     Witnessing {
                         checkpoint: note.clone(),
                         proof: hashes,
+                        from_size,
                     },
                 ))
             }
@@ -234,6 +246,11 @@ impl Response {
                 Value::Bytes(r.clone()),
                 Value::Text(c.clone()),
             ]),
+            Response::ReceiptKnownSize(r, n) => Value::Array(vec![
+                Value::Integer(T_RECEIPT.into()),
+                Value::Bytes(r.clone()),
+                Value::Integer((*n).into()),
+            ]),
             Response::Reject(r) => Value::Array(vec![
                 Value::Integer(T_REJECT.into()),
                 Value::Text(r.code.as_str().into()),
@@ -256,6 +273,13 @@ impl Response {
                 if u64::try_from(*t) == Ok(T_RECEIPT) && c.len() <= MAX_NOTE =>
             {
                 Ok(Response::ReceiptCosigned(r.clone(), c.clone()))
+            }
+            [Value::Integer(t), Value::Bytes(r), Value::Integer(n)]
+                if u64::try_from(*t) == Ok(T_RECEIPT) =>
+            {
+                let n = u64::try_from(*n)
+                    .map_err(|_| WireError::Malformed("bad witness size".into()))?;
+                Ok(Response::ReceiptKnownSize(r.clone(), n))
             }
             [
                 Value::Integer(t),
@@ -348,11 +372,14 @@ mod tests {
             Witnessing {
                 checkpoint: "o\n1\nAAAA\n".into(),
                 proof: vec![[7; 32], [8; 32]],
+                from_size: 3,
             },
         );
         assert_eq!(Request::decode(&w.encode().unwrap()).unwrap(), w);
         let c = Response::ReceiptCosigned(vec![2], "— w AAAA".into());
         assert_eq!(Response::decode(&c.encode().unwrap()).unwrap(), c);
+        let k = Response::ReceiptKnownSize(vec![2], 40);
+        assert_eq!(Response::decode(&k.encode().unwrap()).unwrap(), k);
         for resp in [
             Response::Receipt(vec![9; 10]),
             Response::Reject(Rejection {
