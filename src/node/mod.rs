@@ -57,6 +57,9 @@ pub enum NodeError {
     NoListen,
 }
 
+/// A cached consistency proof: peer, checkpoint size, start size, hashes.
+pub(crate) type ProofCacheEntry = (Country, u64, u64, Vec<[u8; 32]>);
+
 /// A running node's shared state.
 pub struct Node {
     pub(crate) home: Home,
@@ -85,9 +88,8 @@ pub struct Node {
     pub(crate) card: crate::protocol::card::PeerCard,
     pub(crate) checkpoint_entries: u64,
     pub(crate) checkpoint_interval: std::time::Duration,
-    #[allow(clippy::type_complexity)]
     pub(crate) witness_hint: Mutex<HashMap<Country, u64>>,
-    pub(crate) proof_cache: Mutex<HashMap<Country, (Country, u64, u64, Vec<[u8; 32]>)>>,
+    pub(crate) proof_cache: Mutex<HashMap<Country, ProofCacheEntry>>,
     pub(crate) peer_connections: Mutex<HashMap<Country, usize>>,
     shutdown: watch::Receiver<bool>,
 }
