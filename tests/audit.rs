@@ -199,10 +199,32 @@ fn a_peer_that_rolls_back_its_log_is_caught_by_its_witness() {
         backup.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // AL cosigns a later state of GR's log.
-    wait_cosigned(&p);
-    exchange(&p, 4, "C");
-    wait_cosigned(&p);
+    let (_, v) = verify_json(&["audit", "verify", "--home", p.gr.home_str(), "--json"]);
+    let backed_up = v["size"].as_u64().unwrap();
+    // AL cosigns a state of GR's log later than the backup.
+    let client =
+        nfp_node::api::client::Client::for_home(&nfp_node::home::Home::new(&p.al.home)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        exchange(&p, 2, "C");
+        let peers = rt.block_on(client.get("/v1/peers")).unwrap();
+        if peers["peers"][0]["log_witness"]["size"]
+            .as_u64()
+            .unwrap_or(0)
+            > backed_up + 2
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "AL never witnessed past the backup: {peers}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     // GR quietly restores its old store: its history is rewritten.
     assert!(p.gr.stop());
     let o = run(&[
