@@ -16,7 +16,9 @@ const PATH: &str = concat!(
     "/proto-spec/vectors/envelope-1.json"
 );
 const FORM: &str = include_str!("../config/forms/social-inquiry-request.json");
-const AGREEMENT: &str = include_str!("../config/agreements/AL-GR.toml");
+/// The agreement the vector was sealed under, kept beside it so that edits
+/// to the example configuration do not move the vector.
+const AGREEMENT: &str = include_str!("../proto-spec/vectors/envelope-1-agreement.toml");
 
 fn build() -> serde_json::Value {
     let sender_seed = [0x11u8; 32];

@@ -67,6 +67,7 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/cases", post(case_open))
         .route("/v1/cases/{case}", get(case_show).post(case_update))
         .route("/v1/cases/{case}/consents", post(case_consent))
+        .route("/v1/cases/{case}/return", post(case_return))
         .route("/v1/cases/{case}/erase", post(case_erase))
         .route("/v1/users", get(users_list).post(users_add))
         .route("/v1/users/{name}/revoke", post(users_revoke))
@@ -587,6 +588,27 @@ async fn case_consent(
         .await
         .map_err(case_error)?;
     Ok(Json(view).into_response())
+}
+
+async fn case_return(
+    State(node): State<Arc<Node>>,
+    Extension(caller): Extension<Caller>,
+    Path(case): Path<String>,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(&caller, &[Role::Operator, Role::CaseManager, Role::Admin])?;
+    case_access(&node, &caller, &case)?;
+    let ret: crate::protocol::schedule::Return = parse_body(&body)?;
+    let (view, made) = node
+        .record_return(&case, ret, &caller.name)
+        .await
+        .map_err(case_error)?;
+    let now = node.now();
+    let follow_ups: Vec<_> = made
+        .iter()
+        .map(|d| crate::node::deadlines::DeadlineView::of(d, d.deadline.state(now, None)))
+        .collect();
+    Ok(Json(serde_json::json!({ "case": view, "follow_ups": follow_ups })).into_response())
 }
 
 async fn case_erase(

@@ -1,4 +1,4 @@
-//! Case and account commands: `case open|update|show|consent|erase` and
+//! Case and account commands: `case open|update|show|consent|return|erase` and
 //! `user add|list|revoke`. They go through the running node's API.
 
 use super::operator::urlencode;
@@ -189,6 +189,45 @@ pub(super) async fn run(cmd: CaseCommand) -> Result<(), Failure> {
                     "consented"
                 }
             );
+            Ok(())
+        }
+        CaseCommand::Return {
+            home,
+            case,
+            date,
+            to,
+            from,
+        } => {
+            let day: jiff::civil::Date = date.parse().map_err(|_| {
+                Failure::invalid(format!("--date: {date:?} is not a date (YYYY-MM-DD)"))
+            })?;
+            let home = Home::new(home);
+            let me = home.config()?.country;
+            let (from, to) = match (to, from) {
+                (Some(t), None) => (me, country("to", &t)?),
+                (None, Some(f)) => (country("from", &f)?, me),
+                _ => return Err(Failure::invalid("give --to CC or --from CC")),
+            };
+            let v = Client::for_home(&home)?
+                .post(
+                    &format!("/v1/cases/{}/return", urlencode(&case)),
+                    &json!({"date": day, "from": from, "to": to}),
+                )
+                .await?;
+            let list = v["follow_ups"].as_array().cloned().unwrap_or_default();
+            eprintln!(
+                "recorded: return {from} -> {to} on {day} for case {case}; {} follow-up(s) scheduled",
+                list.len()
+            );
+            for f in list {
+                println!(
+                    "{:<24}  {:<7}  {:<20}  due {}",
+                    f["schedule"].as_str().unwrap_or(""),
+                    f["direction"].as_str().unwrap_or(""),
+                    f["kind"].as_str().unwrap_or(""),
+                    f["due"].as_str().unwrap_or("")
+                );
+            }
             Ok(())
         }
         CaseCommand::Erase { home, case } => {

@@ -82,7 +82,10 @@ pub(super) async fn list(
             d["kind"].as_str().unwrap_or(""),
             d["case"].as_str().unwrap_or(""),
             local(d["due"].as_str().unwrap_or(""), &zone),
-            d["message"].as_str().unwrap_or("")
+            match d["schedule"].as_str() {
+                Some(s) => format!("follow-up {s}"),
+                None => d["message"].as_str().unwrap_or("").to_string(),
+            }
         );
     }
     Ok(())

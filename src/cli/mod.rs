@@ -369,6 +369,24 @@ pub enum CaseCommand {
         #[arg(long)]
         withdraw: bool,
     },
+    /// Record the child's return; schedules the agreement's follow-ups.
+    Return {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Case reference.
+        #[arg(long)]
+        case: String,
+        /// The day the child arrived back (YYYY-MM-DD).
+        #[arg(long)]
+        date: String,
+        /// The child returned from this country to CC.
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
+        to: Option<String>,
+        /// The child returned to this country from CC.
+        #[arg(long)]
+        from: Option<String>,
+    },
     /// Erase a case's record and content for good (admins; retention ended).
     Erase {
         /// Node home.
@@ -616,9 +634,14 @@ impl From<crate::api::client::ClientError> for Failure {
         if let crate::api::client::ClientError::Api { body, .. } = &e
             && !body.fields.is_empty()
         {
+            let what = if body.code == "invalid-case" {
+                "the case record is refused:"
+            } else {
+                "the form is invalid:"
+            };
             message = format!(
                 "{}\n{}",
-                "the form is invalid:",
+                what,
                 body.fields
                     .iter()
                     .map(|f| format!("  {}: {}", f.field, f.message))

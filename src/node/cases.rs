@@ -179,7 +179,7 @@ impl Node {
         }
     }
 
-    fn save_case(&self, r: &CaseRecord) -> Result<(), CaseError> {
+    pub(super) fn save_case(&self, r: &CaseRecord) -> Result<(), CaseError> {
         r.validate(self.today()).map_err(CaseError::Invalid)?;
         let mut bytes = Vec::new();
         ciborium::into_writer(r, &mut bytes).map_err(|e| StoreError::Io(e.to_string()))?;
@@ -194,7 +194,7 @@ impl Node {
         self.store.commit_to(b"case", case.as_bytes())
     }
 
-    fn case_audit(&self, event: Event, case: &str, by: &str, detail: Option<String>) {
+    pub(super) fn case_audit(&self, event: Event, case: &str, by: &str, detail: Option<String>) {
         let mut d = format!("case {} by {by}", self.case_commitment(case));
         if let Some(x) = detail {
             d.push_str("; ");
@@ -236,6 +236,7 @@ impl Node {
             case_manager: None,
             access: Vec::new(),
             created: self.now(),
+            returned: None,
         };
         input.apply(&mut r)?;
         if r.access.is_empty() && by != "node-admin" {
@@ -327,6 +328,12 @@ impl Node {
             }
         }
         let had_record = self.store.erase_case(case)?;
+        // Deadlines name the case: they go with it.
+        for d in self.store.deadlines()? {
+            if d.case == case {
+                self.store.remove_deadline(d.request)?;
+            }
+        }
         if !had_record && messages.is_empty() {
             return Err(CaseError::NotFound(case.to_string()));
         }

@@ -57,6 +57,7 @@ impl Node {
             escalated: false,
             answer: None,
             answered_at: None,
+            schedule: None,
         };
         if let Err(e) = self.store.put_deadline(&r) {
             tracing::error!(error = %e, "cannot store deadline");
@@ -102,6 +103,7 @@ impl Node {
             escalated: false,
             answer: None,
             answered_at: None,
+            schedule: None,
         };
         if let Err(e) = self.store.put_deadline(&r) {
             tracing::error!(error = %e, "cannot store deadline");
@@ -172,7 +174,9 @@ pub(super) async fn watch(node: Arc<Node>) {
         };
         for mut d in all.into_iter().filter(|d| d.answer.is_none()) {
             let mut changed = false;
-            if !d.owed {
+            // Scheduled follow-ups have no message the peer could look up;
+            // their one reminder point only marks them due soon here.
+            if !d.owed && d.schedule.is_none() {
                 let due = d.deadline.reminders_due(now, d.reminders_sent as usize);
                 for _ in 0..due {
                     d.reminders_sent += 1;
@@ -232,8 +236,13 @@ async fn escalate(node: &Arc<Node>, d: &DeadlineRecord) {
             message: Some(d.request),
             envelope: None,
             detail: Some(format!(
-                "{} due {} ({who})",
-                d.deadline.kind, d.deadline.due
+                "{}{} due {} ({who})",
+                d.deadline.kind,
+                d.schedule
+                    .as_deref()
+                    .map(|s| format!(" [{s}]"))
+                    .unwrap_or_default(),
+                d.deadline.due
             )),
         },
     );
@@ -247,6 +256,7 @@ async fn escalate(node: &Arc<Node>, d: &DeadlineRecord) {
         .env("NFP_DEADLINE_KIND", d.deadline.kind.as_str())
         .env("NFP_DEADLINE_DUE", d.deadline.due.to_string())
         .env("NFP_DEADLINE_OWED", if d.owed { "1" } else { "0" })
+        .env("NFP_DEADLINE_SCHEDULE", d.schedule.as_deref().unwrap_or(""))
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     match tokio::time::timeout(Duration::from_secs(30), cmd.status()).await {
@@ -284,6 +294,10 @@ pub struct DeadlineView {
     pub answer: Option<MessageId>,
     /// When it was answered.
     pub answered_at: Option<String>,
+    /// For a scheduled follow-up, the schedule and position (then
+    /// `message` is the follow-up's own id, not a message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 impl DeadlineView {
@@ -302,6 +316,7 @@ impl DeadlineView {
             reminders_sent: d.reminders_sent,
             answer: d.answer,
             answered_at: d.answered_at.map(|t| t.to_string()),
+            schedule: d.schedule.clone(),
         }
     }
 }

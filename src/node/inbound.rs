@@ -470,11 +470,11 @@ impl Node {
             if let Some(d) = owed {
                 self.open_owed(&rec, d, red_flag);
             }
-            if let (Some(r), Ok(at)) = (
-                opened.meta.reply_to,
-                jiff::Timestamp::from_second(opened.meta.created),
-            ) {
-                self.close_deadline(r, opened.meta.kind, id, at);
+            if let Ok(at) = jiff::Timestamp::from_second(opened.meta.created) {
+                if let Some(r) = opened.meta.reply_to {
+                    self.close_deadline(r, opened.meta.kind, id, at);
+                }
+                self.close_scheduled(peer, &rec.case, opened.meta.kind, false, id, at);
             }
             self.audit(
                 Event::MessageReceived,

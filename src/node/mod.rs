@@ -10,6 +10,7 @@ pub mod cases;
 pub mod clock;
 pub mod deadlines;
 mod delivery;
+mod follow_up;
 mod inbound;
 mod operations;
 mod stats;

@@ -371,10 +371,11 @@ impl Node {
                 },
             );
         }
-        if let Some(r) = req.reply_to
-            && let Ok(at) = jiff::Timestamp::from_second(meta.created)
-        {
-            self.close_deadline(r, req.kind, id, at);
+        if let Ok(at) = jiff::Timestamp::from_second(meta.created) {
+            if let Some(r) = req.reply_to {
+                self.close_deadline(r, req.kind, id, at);
+            }
+            self.close_scheduled(req.to, &req.case, req.kind, true, id, at);
         }
         let synced = self.sync.wait().await;
         let now_ms = self.now_ms();

@@ -74,6 +74,10 @@ pub struct CaseRecord {
     pub access: Vec<String>,
     /// When the case was opened.
     pub created: Timestamp,
+    /// The child's return, once recorded: what follow-up schedules count
+    /// from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned: Option<crate::protocol::schedule::Return>,
 }
 
 /// Whether the child is a presumed or a formally identified victim.
@@ -395,6 +399,46 @@ impl CaseRecord {
             }
         }
         not_future_instant(errors, "created", self.created, today);
+        self.check_return(today, errors);
+    }
+
+    fn check_return(&self, today: Date, errors: &mut Vec<FieldError>) {
+        let Some(r) = &self.returned else { return };
+        // A day's grace: the return may be dated in a time zone ahead of UTC.
+        if today.tomorrow().is_ok_and(|t| r.date > t) {
+            errors.push(FieldError::new(
+                "returned.date",
+                "is in the future; record the return once the child has arrived",
+            ));
+        }
+        if let Birth::Date(b) = self.birth
+            && r.date < b
+        {
+            errors.push(FieldError::new(
+                "returned.date",
+                "is before the date of birth",
+            ));
+        }
+        if r.from == r.to {
+            errors.push(FieldError::new(
+                "returned.to",
+                "is the country the child left; a return crosses a border",
+            ));
+        }
+        if self.seeks_protection() && self.protected_country().is_none() {
+            errors.push(FieldError::new(
+                "returned.to",
+                "the child seeks protection and the record does not name the country it is from; no return can be recorded",
+            ));
+        } else if self.protected_country() == Some(r.to) || self.fears.contains(&r.to) {
+            errors.push(FieldError::new(
+                "returned.to",
+                format!(
+                    "the child fears {} or is protected from it; a return there cannot be recorded",
+                    r.to
+                ),
+            ));
+        }
     }
 
     fn check_birth(&self, today: Date, errors: &mut Vec<FieldError>) {
@@ -479,6 +523,7 @@ pub(crate) mod tests {
             case_manager: Some("maria".into()),
             access: vec!["maria".into(), "nikos".into()],
             created: at("2026-11-01T09:00:00Z"),
+            returned: None,
         }
     }
 
@@ -501,6 +546,35 @@ pub(crate) mod tests {
             Ok(()) => vec![],
             Err(e) => e.into_iter().map(|e| e.field).collect(),
         }
+    }
+
+    #[test]
+    fn returns_are_checked() {
+        use crate::protocol::schedule::Return;
+        let ret = |d: Date, from: &str, to: &str| Return {
+            date: d,
+            from: country(from),
+            to: country(to),
+        };
+        let mut c = plain();
+        c.returned = Some(ret(date(2026, 11, 20), "GR", "AL"));
+        assert_eq!(fields(&c), Vec::<String>::new());
+        // A day's grace for time zones ahead of UTC, not more.
+        c.returned = Some(ret(date(2026, 11, 24), "GR", "AL"));
+        assert_eq!(fields(&c), Vec::<String>::new());
+        c.returned = Some(ret(date(2026, 11, 25), "GR", "AL"));
+        assert_eq!(fields(&c), vec!["returned.date"]);
+        c.returned = Some(ret(date(2011, 1, 1), "GR", "AL"));
+        assert_eq!(fields(&c), vec!["returned.date"]);
+        c.returned = Some(ret(date(2026, 11, 20), "AL", "AL"));
+        assert_eq!(fields(&c), vec!["returned.to"]);
+        // Never to a country the child fears or is protected from.
+        c.returned = Some(ret(date(2026, 11, 20), "GR", "AL"));
+        c.asylum = AsylumStatus::Seeking;
+        assert_eq!(fields(&c), vec!["returned.to"]);
+        c.asylum = AsylumStatus::None;
+        c.fears = vec![country("AL")];
+        assert_eq!(fields(&c), vec!["returned.to"]);
     }
 
     #[test]

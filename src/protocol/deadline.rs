@@ -680,6 +680,38 @@ pub fn red_flag_deadline(
     )
 }
 
+/// How long before a scheduled follow-up's date it counts as due soon.
+pub const SCHEDULED_DUE_SOON_DAYS: i64 = 14;
+
+/// The deadline for a planned follow-up: due at the end of its date in the
+/// owing party's time zone, running from `recorded` (when the anchor event
+/// was recorded), due soon two weeks before. `None` when the owing party is
+/// not a party of `agreement` or the date is out of range.
+pub fn scheduled_deadline(
+    agreement: &Agreement,
+    planned: &crate::protocol::schedule::Planned,
+    recorded: Timestamp,
+) -> Option<Deadline> {
+    if !agreement.parties.contains(&planned.owed_by) {
+        return None;
+    }
+    let cal = agreement.calendar(planned.owed_by);
+    let next_day = planned.date.tomorrow().ok()?;
+    let due = next_day.to_zoned_datetime(cal.tz.clone()).ok()?.timestamp();
+    let soon = due
+        .checked_sub(SignedDuration::from_hours(24 * SCHEDULED_DUE_SOON_DAYS))
+        .ok()?
+        .max(recorded);
+    Some(Deadline {
+        owed_by: planned.owed_by,
+        kind: planned.kind,
+        start: recorded,
+        due,
+        reminders: vec![soon],
+        lane: Lane::Routine,
+    })
+}
+
 fn build(
     agreement: &Agreement,
     responder: Country,
@@ -1051,6 +1083,52 @@ respond_within = "2 hours"
 lane = "urgent"
 reminders = ["50%", "100%", "150%"]
 "#;
+
+    #[test]
+    fn scheduled_follow_ups_fall_due_at_midnight_where_the_sender_is() {
+        use crate::protocol::schedule::Planned;
+        let a = Agreement::from_toml(AGREEMENT).unwrap();
+        let recorded = ts("2026-11-30T10:00:00Z");
+        let planned = Planned {
+            schedule: "post-return".into(),
+            position: 1,
+            of: 2,
+            kind: Kind::FollowUpRequest,
+            date: jiff::civil::date(2027, 2, 28),
+            owed_by: "GR".parse().unwrap(),
+        };
+        let d = scheduled_deadline(&a, &planned, recorded).unwrap();
+        // The end of 28 February in Athens (UTC+2 in winter).
+        assert_eq!(d.due, ts("2027-02-28T22:00:00Z"));
+        assert_eq!(d.start, recorded);
+        assert_eq!(d.lane, Lane::Routine);
+        assert_eq!(d.reminders, vec![ts("2027-02-14T22:00:00Z")]);
+        assert_eq!(
+            d.state(ts("2027-02-01T00:00:00Z"), None),
+            DeadlineState::Pending
+        );
+        assert_eq!(
+            d.state(ts("2027-02-20T00:00:00Z"), None),
+            DeadlineState::DueSoon
+        );
+        assert_eq!(
+            d.state(ts("2027-03-01T00:00:00Z"), None),
+            DeadlineState::Overdue
+        );
+        // A date within two weeks is due soon at once.
+        let near = Planned {
+            date: jiff::civil::date(2026, 12, 2),
+            ..planned.clone()
+        };
+        let d = scheduled_deadline(&a, &near, recorded).unwrap();
+        assert_eq!(d.reminders, vec![recorded]);
+        // A sender outside the agreement owes nothing under it.
+        let stranger = Planned {
+            owed_by: "IT".parse().unwrap(),
+            ..planned
+        };
+        assert!(scheduled_deadline(&a, &stranger, recorded).is_none());
+    }
 
     #[test]
     fn deadlines_use_the_responders_calendar() {

@@ -6,6 +6,7 @@
 //! child's 18th birthday, [`follow_up_dates`] gives the dates on which a
 //! follow-up falls. Pure: dates are passed in.
 
+use crate::protocol::country::Country;
 use crate::protocol::deadline::{SlaDuration, Unit};
 use crate::protocol::forms::Kind;
 use jiff::civil::Date;
@@ -178,6 +179,89 @@ pub fn follow_up_dates(schedule: &FollowUp, anchor: Date, eighteenth: Option<Dat
     out
 }
 
+/// A child's return, the event `return`-anchored schedules count from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Return {
+    /// The day the child arrived back.
+    pub date: Date,
+    /// The country the child left (where the child was found).
+    pub from: Country,
+    /// The country the child returned to.
+    pub to: Country,
+}
+
+/// Who sends a follow-up message of `kind` after `ret`: the country the
+/// child left asks (`follow-up-request`); the country the child returned to
+/// reports (`follow-up-report`, and any other kind).
+pub fn follow_up_sender(kind: Kind, ret: &Return) -> Country {
+    if kind == Kind::FollowUpRequest {
+        ret.from
+    } else {
+        ret.to
+    }
+}
+
+/// One follow-up that a schedule calls for on one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// The schedule's name.
+    pub schedule: String,
+    /// 1-based position within the schedule.
+    pub position: usize,
+    /// How many the schedule gives in all for this case.
+    pub of: usize,
+    /// The kind of message due.
+    pub kind: Kind,
+    /// The day it is due.
+    pub date: Date,
+    /// The party that must send it.
+    pub owed_by: Country,
+}
+
+impl Planned {
+    /// A short label, e.g. `post-return 1/2`.
+    pub fn label(&self) -> String {
+        format!("{} {}/{}", self.schedule, self.position, self.of)
+    }
+}
+
+/// Every follow-up `schedules` call for after `ret`, in schedule order then
+/// date order. `return` schedules count from the return; `birth` schedules
+/// count from the date of birth (skipped when it is unknown) and keep only
+/// dates after the return.
+pub fn plan(
+    schedules: &[FollowUp],
+    ret: &Return,
+    dob: Option<Date>,
+    eighteenth: Option<Date>,
+) -> Vec<Planned> {
+    let mut out = Vec::new();
+    for s in schedules {
+        let dates: Vec<Date> = match s.anchor {
+            Anchor::Return => follow_up_dates(s, ret.date, eighteenth),
+            Anchor::Birth => match dob {
+                Some(b) => follow_up_dates(s, b, eighteenth)
+                    .into_iter()
+                    .filter(|d| *d > ret.date)
+                    .collect(),
+                None => Vec::new(),
+            },
+        };
+        let of = dates.len();
+        let owed_by = follow_up_sender(s.kind, ret);
+        out.extend(dates.into_iter().enumerate().map(|(i, date)| Planned {
+            schedule: s.name.clone(),
+            position: i + 1,
+            of,
+            kind: s.kind,
+            date,
+            owed_by,
+        }));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +306,52 @@ mod tests {
         );
         assert_eq!(eighteenth_birthday(None, None), None);
         assert_eq!(eighteenth_birthday(None, Some(9990)), None);
+    }
+
+    #[test]
+    fn plan_assigns_each_follow_up_to_its_sender() {
+        let gr = Country::parse("GR").unwrap();
+        let al = Country::parse("AL").unwrap();
+        let ret = Return {
+            date: date(2026, 11, 30),
+            from: gr,
+            to: al,
+        };
+        let schedules = vec![
+            schedule(
+                "name = \"post-return\"\nanchor = \"return\"\nafter = [\"3 months\", \"9 months\"]\n",
+            ),
+            schedule(
+                "name = \"score-cards\"\nanchor = \"return\"\nafter = [\"6 months\"]\nkind = \"follow-up-report\"\n",
+            ),
+            schedule(
+                "name = \"yearly\"\nanchor = \"birth\"\nevery = \"12 months\"\nuntil = \"age 18\"\n",
+            ),
+        ];
+        let dob = date(2011, 5, 10);
+        let planned = plan(
+            &schedules,
+            &ret,
+            Some(dob),
+            eighteenth_birthday(Some(dob), None),
+        );
+        let got: Vec<(String, Date, Country)> = planned
+            .iter()
+            .map(|p| (p.label(), p.date, p.owed_by))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("post-return 1/2".to_string(), date(2027, 2, 28), gr),
+                ("post-return 2/2".to_string(), date(2027, 8, 30), gr),
+                ("score-cards 1/1".to_string(), date(2027, 5, 30), al),
+                // Birthdays after the return and before the 18th.
+                ("yearly 1/2".to_string(), date(2027, 5, 10), gr),
+                ("yearly 2/2".to_string(), date(2028, 5, 10), gr),
+            ]
+        );
+        // Without a date of birth a birth-anchored schedule gives nothing.
+        assert_eq!(plan(&schedules, &ret, None, None).len(), 3);
     }
 
     #[test]

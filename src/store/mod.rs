@@ -518,6 +518,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes the deadline on `id`.
+    pub fn remove_deadline(&self, id: MessageId) -> Result<(), StoreError> {
+        let _w = self.writing();
+        self.deadlines.remove(id.to_bytes()).map_err(io)?;
+        Ok(())
+    }
+
     /// Deletes a case record for good.
     pub fn erase_case(&self, case: &str) -> Result<bool, StoreError> {
         let _w = self.writing();
@@ -762,6 +769,11 @@ pub struct DeadlineRecord {
     pub answer: Option<MessageId>,
     /// When the answer was made (its creation time).
     pub answered_at: Option<jiff::Timestamp>,
+    /// For a follow-up a schedule called for: the schedule and position,
+    /// e.g. `post-return 1/2`. `request` is then a stable id derived from
+    /// the case and schedule, not a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 /// What this node knows of a peer's log, as its witness.

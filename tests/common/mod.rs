@@ -216,6 +216,29 @@ impl TestNode {
         let _ = run(&["case", "open", "--home", self.home_str(), "--case", case]);
     }
 
+    /// `send` of the example form of `kind` (`config/forms/KIND.json`),
+    /// with any further flags.
+    pub fn send_example(&self, to: &str, kind: &str, case: &str, extra: &[&str]) -> Output {
+        let form = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config/forms")
+            .join(format!("{kind}.json"));
+        let mut args = vec![
+            "send",
+            "--home",
+            self.home_str(),
+            "--to",
+            to,
+            "--kind",
+            kind,
+            "--case",
+            case,
+            "--form",
+            form.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
+
     pub fn send(&self, to: &str, case: &str, form: &Path) -> Output {
         self.open_case(case);
         run(&[

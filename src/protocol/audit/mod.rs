@@ -98,6 +98,8 @@ pub enum Event {
     DeadlineOverdue,
     /// An agreement signature was made or registered.
     AgreementSigned,
+    /// A child's return was recorded and follow-ups scheduled.
+    FollowUpsScheduled,
 }
 
 impl Event {
@@ -128,6 +130,7 @@ impl Event {
         Event::DeadlineClosed,
         Event::DeadlineOverdue,
         Event::AgreementSigned,
+        Event::FollowUpsScheduled,
     ];
 
     /// Stable code written in entries.
@@ -158,6 +161,7 @@ impl Event {
             Event::DeadlineClosed => "deadline-closed",
             Event::DeadlineOverdue => "deadline-overdue",
             Event::AgreementSigned => "agreement-signed",
+            Event::FollowUpsScheduled => "follow-ups-scheduled",
         }
     }
 
