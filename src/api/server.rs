@@ -71,9 +71,11 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/cases/{case}/erase", post(case_erase))
         .route("/v1/users", get(users_list).post(users_add))
         .route("/v1/users/{name}/revoke", post(users_revoke))
+        .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn_with_state(node.clone(), auth));
     let app = axum::Router::new()
         .route("/v1/health", get(health))
+        .route("/healthz", get(healthz))
         .merge(authed)
         .fallback(|| async { err(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
@@ -134,6 +136,39 @@ fn require(caller: &Caller, roles: &[Role]) -> Result<(), (StatusCode, Json<ApiE
 
 async fn health(State(node): State<Arc<Node>>) -> Response {
     Json(json!({"status": "ok", "country": node.me})).into_response()
+}
+
+/// `GET /metrics`: the Prometheus text exposition; any role may scrape.
+async fn metrics(State(node): State<Arc<Node>>) -> Reply {
+    let text = node.metrics_text().await.map_err(internal)?;
+    Ok((
+        [(header::CONTENT_TYPE, crate::node::metrics::CONTENT_TYPE)],
+        text,
+    )
+        .into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct HealthzQuery {
+    ready: Option<String>,
+}
+
+/// `GET /healthz`: liveness; with `?ready=1`, readiness (store, QUIC, audit
+/// head), `503` when not ready. No token: it reveals nothing.
+async fn healthz(State(node): State<Arc<Node>>, Query(q): Query<HealthzQuery>) -> Response {
+    let wants_ready = q
+        .ready
+        .is_some_and(|v| !matches!(v.as_str(), "0" | "false" | "no"));
+    if !wants_ready {
+        return Json(json!({"status": "ok"})).into_response();
+    }
+    let r = node.readiness();
+    let status = if r.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(r.to_json())).into_response()
 }
 
 async fn send(

@@ -192,6 +192,8 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
                         Ok(rec) => rec,
                         Err(e) => return Outcome::Retry(e.to_string()),
                     };
+                    node.metrics
+                        .delivered(node.now_ms().saturating_sub(id.unix_millis()));
                     if let (Some(rec), Some(due)) = (&rec, r.due)
                         && let (Ok(received), Ok(due)) = (
                             jiff::Timestamp::from_second(r.received),

@@ -121,6 +121,7 @@ async fn handle_connection(node: Arc<Node>, incoming: quinn::Incoming) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(%remote, error = %e, "TLS handshake refused");
+            node.metrics.handshake_failed();
             let admitted = super::lock(&node.refusals).admit(node.now_ms());
             if let Some(left_out) = admitted {
                 let mut detail: String = format!("from {remote}: {e}").chars().take(300).collect();

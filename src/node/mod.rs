@@ -12,6 +12,7 @@ pub mod deadlines;
 mod delivery;
 mod follow_up;
 mod inbound;
+pub mod metrics;
 mod operations;
 mod stats;
 pub mod witness;
@@ -92,6 +93,8 @@ pub struct Node {
     pub(crate) witness_hint: Mutex<HashMap<Country, u64>>,
     pub(crate) proof_cache: Mutex<HashMap<Country, ProofCacheEntry>>,
     pub(crate) peer_connections: Mutex<HashMap<Country, usize>>,
+    /// Counters and the latency histogram behind `GET /metrics`.
+    pub metrics: metrics::Metrics,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -232,6 +235,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         proof_cache: Mutex::new(HashMap::new()),
         witness_hint: Mutex::new(HashMap::new()),
         peer_connections: Mutex::new(HashMap::new()),
+        metrics: metrics::Metrics::default(),
         shutdown,
     });
     let mut tasks = tokio::task::JoinSet::new();
