@@ -4,7 +4,10 @@
 //! through [`client::Client`]. Documented in `docs/api.md`.
 
 pub mod client;
+pub mod peer_health;
 pub mod server;
+pub mod ui_api;
+pub mod web;
 
 /// An API error body: a stable code and a message, plus field errors for
 /// invalid forms.

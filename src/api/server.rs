@@ -72,10 +72,12 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/users", get(users_list).post(users_add))
         .route("/v1/users/{name}/revoke", post(users_revoke))
         .route("/metrics", get(metrics))
+        .merge(super::ui_api::routes())
         .layer(axum::middleware::from_fn_with_state(node.clone(), auth));
     let app = axum::Router::new()
         .route("/v1/health", get(health))
         .route("/healthz", get(healthz))
+        .merge(super::web::routes())
         .merge(authed)
         .fallback(|| async { err(StatusCode::NOT_FOUND, "not-found", "no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))

@@ -396,6 +396,7 @@ pub fn peer_summaries(node: &Node) -> Vec<serde_json::Value> {
                     "fork": w.fork,
                 })),
                 "cosigned_our_log_to": node.store.cosigned_by(p.card.country).unwrap_or(0),
+                "health": crate::api::peer_health::peer_health(node, p.card.country),
             })
         })
         .collect()
