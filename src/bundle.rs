@@ -74,6 +74,19 @@ pub fn export(
     out: &Path,
     ciphertexts: bool,
 ) -> Result<ExportSummary, BundleError> {
+    export_with(store, country, log_key, out, ciphertexts, &mut |_| {})
+}
+
+/// [`export`], calling `progress` with the number of entries written so
+/// far after each one.
+pub fn export_with(
+    store: &Store,
+    country: Country,
+    log_key: &VerifyingKey,
+    out: &Path,
+    ciphertexts: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ExportSummary, BundleError> {
     if out.exists() {
         return Err(BundleError::Io(format!("{} already exists", out.display())));
     }
@@ -96,6 +109,7 @@ pub fn export(
             .map_err(|e| BundleError::Io(e.to_string()))?;
         f.write_all(&item).map_err(io_err(&path))?;
         entries += 1;
+        progress(entries);
     }
     f.flush().map_err(io_err(&path))?;
     // Checkpoints with cosignatures.
@@ -227,10 +241,25 @@ pub fn verify_store(
     own: &PeerCard,
     peers: &[PeerCard],
 ) -> Result<Verified, BundleError> {
+    verify_store_with(store, own, peers, &mut |_| {})
+}
+
+/// [`verify_store`], calling `progress` with the number of entries read so
+/// far while it reads the log (the checks that follow are not counted).
+pub fn verify_store_with(
+    store: &Store,
+    own: &PeerCard,
+    peers: &[PeerCard],
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verified, BundleError> {
     let mut cards = vec![own.clone()];
     cards.extend(peers.iter().cloned());
     let trust = trust_for(own.country, &cards)?;
-    let entries: Vec<Vec<u8>> = store.audit_entries().collect::<Result<_, _>>()?;
+    let mut entries: Vec<Vec<u8>> = Vec::new();
+    for e in store.audit_entries() {
+        entries.push(e?);
+        progress(entries.len() as u64);
+    }
     let cosigs = store.cosignatures()?;
     let checkpoints: Vec<SignedCheckpoint> = store
         .checkpoints()?
@@ -250,6 +279,16 @@ pub fn verify_store(
 /// Verifies the bundle in `dir` using only the public keys in `cards`: the
 /// card of the node whose log it is, and its peers' cards (witnesses).
 pub fn verify(dir: &Path, cards: &[PeerCard]) -> Result<Report, BundleError> {
+    verify_with(dir, cards, &mut |_| {})
+}
+
+/// [`verify`], calling `progress` with the number of entries decoded so far
+/// while it reads `entries.cbor` (the checks that follow are not counted).
+pub fn verify_with(
+    dir: &Path,
+    cards: &[PeerCard],
+    progress: &mut dyn FnMut(u64),
+) -> Result<Report, BundleError> {
     let log = read_json(&dir.join("log.json"))?;
     if log["format"] != FORMAT {
         return Err(BundleError::Format {
@@ -278,6 +317,7 @@ pub fn verify(dir: &Path, cards: &[PeerCard]) -> Result<Report, BundleError> {
                 reason: format!("entry {}: {e}", entries.len()),
             })?;
         entries.push(b.into_vec());
+        progress(entries.len() as u64);
     }
     // Checkpoints.
     let cps = read_json(&dir.join("checkpoints.json"))?;

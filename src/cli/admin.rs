@@ -168,6 +168,12 @@ pub(super) async fn backup(home: PathBuf, out: PathBuf) -> Result<(), Failure> {
         )));
     }
     let client = Client::for_home(&home)?;
+    if client.get("/v1/health").await.is_ok() {
+        super::progress::phase(&format!(
+            "the running node is writing the backup to {}",
+            out.display()
+        ));
+    }
     match client
         .post("/v1/backup", &serde_json::json!({ "out": out }))
         .await
@@ -185,9 +191,11 @@ pub(super) async fn backup(home: PathBuf, out: PathBuf) -> Result<(), Failure> {
             let setup = home.load()?;
             let store = Store::open(&home.store_dir(), &setup.storage_key)
                 .map_err(|e| Failure::failed(e.to_string()))?;
+            let mut progress = super::progress::Progress::stderr("backed up", "items", None);
             let s = store
-                .backup(&out)
+                .backup_with(&out, &mut |n| progress.set(n))
                 .map_err(|e| Failure::failed(e.to_string()))?;
+            progress.finish();
             store
                 .append_audit(
                     Event::BackupWritten,

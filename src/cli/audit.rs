@@ -3,6 +3,7 @@
 //! the running node, or read the store directly when it is stopped.
 
 use super::Failure;
+use super::progress::{Progress, phase};
 use crate::api::client::{Client, ClientError};
 use crate::home::Home;
 use crate::protocol::audit::{self, Entry, leaf_hash};
@@ -83,16 +84,31 @@ fn report(result: &serde_json::Value, json: bool) -> Result<(), Failure> {
 
 pub(super) async fn verify(home: PathBuf, json: bool) -> Result<(), Failure> {
     let home = Home::new(home);
-    let result = match Client::for_home(&home)?.get("/v1/audit/verify").await {
+    let client = Client::for_home(&home)?;
+    if client.get("/v1/health").await.is_ok() {
+        phase("verifying the audit log on the running node");
+    }
+    let result = match client.get("/v1/audit/verify").await {
         Ok(v) => v,
         Err(ClientError::Unreachable(_)) => {
             let (store, setup) = open_store(&home)?;
             let peers: Vec<PeerCard> = setup.peers.values().map(|p| p.card.clone()).collect();
-            crate::api::server::verify_json(crate::bundle::verify_store(
-                &store,
-                &setup.card(),
-                &peers,
-            ))
+            let total = store.audit_snapshot().0;
+            let checkpoints = store.checkpoints().map_or(0, |c| c.len());
+            let mut progress = Progress::stderr("read", "audit entries", Some(total));
+            let mut on_entry = |n: u64| {
+                progress.set(n);
+                if n == total {
+                    progress.finish();
+                    progress.phase(&format!(
+                        "checking the hash chain, the Merkle tree and {checkpoints} checkpoint(s) with their cosignatures"
+                    ));
+                }
+            };
+            let verified =
+                crate::bundle::verify_store_with(&store, &setup.card(), &peers, &mut on_entry);
+            progress.finish();
+            crate::api::server::verify_json(verified)
         }
         Err(e) => return Err(e.into()),
     };
@@ -112,7 +128,23 @@ pub(super) fn verify_bundle(
     json: bool,
 ) -> Result<(), Failure> {
     let cards = trust.iter().map(read_card).collect::<Result<Vec<_>, _>>()?;
-    match crate::bundle::verify(&bundle, &cards) {
+    // The size the bundle claims, for the progress total only.
+    let total = std::fs::read_to_string(bundle.join("log.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["size"].as_u64());
+    let mut progress = Progress::stderr("read", "audit entries", total);
+    let mut on_entry = |n: u64| {
+        progress.set(n);
+        if Some(n) == total {
+            progress.finish();
+            progress
+                .phase("checking the hash chain, the Merkle tree, checkpoints and cosignatures");
+        }
+    };
+    let outcome = crate::bundle::verify_with(&bundle, &cards, &mut on_entry);
+    progress.finish();
+    match outcome {
         Ok(r) => {
             let v = &r.verified;
             let out = serde_json::json!({
@@ -143,21 +175,29 @@ pub(super) async fn export(home: PathBuf, out: PathBuf, ciphertexts: bool) -> Re
     let home = Home::new(home);
     let out = std::path::absolute(&out).map_err(|e| Failure::invalid(e.to_string()))?;
     let body = serde_json::json!({"out": out, "ciphertexts": ciphertexts});
-    let summary = match Client::for_home(&home)?
-        .post("/v1/audit/export", &body)
-        .await
-    {
+    let client = Client::for_home(&home)?;
+    if client.get("/v1/health").await.is_ok() {
+        phase(&format!(
+            "the running node is writing the bundle to {}",
+            out.display()
+        ));
+    }
+    let summary = match client.post("/v1/audit/export", &body).await {
         Ok(v) => v["summary"].clone(),
         Err(ClientError::Unreachable(_)) => {
             let (store, setup) = open_store(&home)?;
-            let s = crate::bundle::export(
+            let total = store.audit_snapshot().0;
+            let mut progress = Progress::stderr("exported", "audit entries", Some(total));
+            let s = crate::bundle::export_with(
                 &store,
                 setup.config.country,
                 &setup.signing.verifying_key(),
                 &out,
                 ciphertexts,
+                &mut |n| progress.set(n),
             )
             .map_err(|e| Failure::failed(e.to_string()))?;
+            progress.finish();
             serde_json::to_value(s).unwrap_or_default()
         }
         Err(e) => return Err(e.into()),

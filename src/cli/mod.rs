@@ -14,6 +14,7 @@ mod demo;
 mod form;
 mod lab;
 mod operator;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -52,6 +52,17 @@ impl Store {
     /// Writes a consistent backup to `out` (created with mode 0600; it must
     /// not exist). Returns what it holds.
     pub fn backup(&self, out: &Path) -> Result<BackupSummary, StoreError> {
+        self.backup_with(out, &mut |_| {})
+    }
+
+    /// [`Store::backup`], calling `progress` with the number of items
+    /// written so far after each one (writers stay paused meanwhile, so
+    /// keep it cheap).
+    pub fn backup_with(
+        &self,
+        out: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<BackupSummary, StoreError> {
         use std::os::unix::fs::OpenOptionsExt as _;
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -75,6 +86,7 @@ impl Store {
                     w.write_all(&bytes).map_err(io)?;
                     hash.update(&bytes);
                     items += 1;
+                    progress(items);
                     if *name == "audit" {
                         audit_entries += 1;
                     }
