@@ -174,6 +174,7 @@
     state.kinds = null;
     document.getElementById('nav').hidden = true;
     document.getElementById('who').hidden = true;
+    document.getElementById('node-name').textContent = 'nfp-node';
     renderSignIn(reason);
     if (location.hash !== '#/signin') history.replaceState(null, '', '#/signin');
   }
