@@ -817,6 +817,23 @@
 
   // ---------- compose ----------
 
+  // The paths with a value in `given` that `kept` does not have (nulls and
+  // empty lists count as no value).
+  function missingPaths(given, kept, path) {
+    const empty = (v) => v === null || v === undefined || (Array.isArray(v) && v.length === 0);
+    if (empty(given)) return [];
+    if (empty(kept)) return [path || '(form)'];
+    if (Array.isArray(given)) {
+      if (!Array.isArray(kept)) return [path];
+      return given.flatMap((g, i) => missingPaths(g, kept[i], path + '[' + i + ']'));
+    }
+    if (typeof given === 'object') {
+      if (typeof kept !== 'object' || Array.isArray(kept)) return [path];
+      return Object.keys(given).flatMap((k) => missingPaths(given[k], kept[k], path ? path + '.' + k : k));
+    }
+    return [];
+  }
+
   const SAFEGUARDS = {
     'feared-country': 'The child fears the country this message would go to. Nothing about the child may be sent there.',
     'protected-country': 'The child seeks asylum or is a refugee, and this message would go to the country the child is protected from. The asylum barrier forbids it.',
@@ -887,12 +904,12 @@
         ...fits.map((m) => h('option', { value: m.id, selected: m.id === wanted }, kindLabel(m.kind) + ' ' + (m.direction === 'in' ? 'from ' : 'to ') + m.peer + ' \u2014 ' + m.id)));
     }
 
-    async function loadForm() {
+    async function loadForm(initial) {
       const kind = kindSel.value;
       formHost.replaceChildren(h('p', { class: 'muted', text: 'Loading the form…' }));
       root = await api('GET', '/v1/forms/' + encodeURIComponent(kind) + '/schema');
       builder = makeFormBuilder(kind, root);
-      const top = builder.widget(root, '', '', true, undefined);
+      const top = builder.widget(root, '', '', true, initial);
       builder.top = top;
       formHost.replaceChildren(h('h2', { text: kindLabel(kind) }),
         root.description ? h('p', { class: 'small muted', text: root.description }) : null,
@@ -943,6 +960,37 @@
       }
     }
 
+    // A form exported by a case-management system, or written from
+    // `nfp-node form template`, can be loaded into the fields; nothing is
+    // sent until the operator chooses Send.
+    const fileInput = h('input', { type: 'file', id: 'compose-file', accept: '.json,application/json' });
+    fileInput.addEventListener('change', async () => {
+      const file = fileInput.files && fileInput.files[0];
+      if (!file) return;
+      let parsed;
+      try {
+        parsed = JSON.parse(await file.text());
+      } catch (e) {
+        status.replaceChildren(h('div', { class: 'notice bad', role: 'alert', text: file.name + ' is not JSON: ' + e.message }));
+        return;
+      }
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        status.replaceChildren(h('div', { class: 'notice bad', role: 'alert', text: file.name + ' does not hold a form (a JSON object).' }));
+        return;
+      }
+      fileInput.value = '';
+      await loadForm(parsed);
+      const lost = missingPaths(parsed, builder.top.get() || {}, '');
+      const r = await check();
+      if (lost.length) {
+        status.prepend(h('div', { class: 'notice warn', id: 'form-not-taken', role: 'alert' },
+          h('p', { text: 'These values in ' + file.name + ' are not fields of this kind and were left out:' }),
+          h('ul', {}, lost.map((l) => h('li', { class: 'mono', text: l })))));
+      } else if (r.ok) {
+        status.replaceChildren(h('div', { class: 'notice ok', id: 'form-ok', text: 'Loaded ' + file.name + ': the form is complete and valid. Review it, then send.' }));
+      }
+    });
+
     const checkBtn = h('button', { type: 'button', class: 'secondary', id: 'compose-check', text: 'Check the form' });
     const sendBtn = h('button', { type: 'submit', id: 'compose-send', text: 'Send' });
     const formEl = h('form', { id: 'compose', novalidate: true },
@@ -956,7 +1004,10 @@
           h('label', {}, 'In answer to', replySel),
           h('label', { class: 'checkbox' }, tracing, 'This message asks the peer to trace the child\u2019s family'),
           state.me.role === 'admin' ? h('label', {}, 'Override reason (admins)', override) : null)),
-      h('section', { class: 'card' }, formHost),
+      h('section', { class: 'card' },
+        h('div', { class: 'row small' },
+          h('label', {}, 'Fill in from a JSON file (read in this browser, not uploaded)', fileInput)),
+        formHost),
       status,
       h('div', { class: 'row' }, checkBtn, sendBtn));
 
@@ -1003,7 +1054,7 @@
       }
     });
     peerSel.addEventListener('change', () => { refreshLanguages(); refreshReplies(); });
-    kindSel.addEventListener('change', () => { loadForm(); });
+    kindSel.addEventListener('change', () => { loadForm(undefined); });
     caseInput.addEventListener('change', refreshReplies);
 
     if (!peers.length) {
@@ -1017,7 +1068,7 @@
     }
     setViewFor(gen, h('h1', { text: 'Compose' }), formEl);
     refreshLanguages();
-    await loadForm();
+    await loadForm(undefined);
   }
 
   // ---------- agreements ----------
