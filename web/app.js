@@ -756,10 +756,17 @@
           const i = items.indexOf(entry);
           if (i >= 0) items.splice(i, 1);
           entry.el.remove();
+          renumber();
         });
+        const no = h('span', { class: 'item-no' });
+        const label = entry.el.querySelector('.label, legend');
+        if (label) label.append(no);
+        entry.no = no;
         items.push(entry);
         list.append(entry.el);
+        renumber();
       };
+      const renumber = () => items.forEach((e, i) => { if (e.no) e.no.textContent = ' ' + (i + 1); });
       for (const v of Array.isArray(initial) ? initial : []) add(v);
       const addButton = h('button', { type: 'button', class: 'secondary small', 'data-add': dataPath, text: '+ Add' });
       addButton.addEventListener('click', () => add(undefined));
