@@ -111,7 +111,7 @@ fn log_benches() {
     let trust = Trust {
         origin: origin.into(),
         log_name: origin.into(),
-        log_key: log_key.verifying_key(),
+        log_keys: vec![log_key.verifying_key()],
         witnesses: vec![Witness {
             name: "nfp.example/AL/witness".into(),
             key: witness_key.verifying_key(),
@@ -165,7 +165,7 @@ fn main() {
     bench("envelope open (read, agreement, decrypt, verify)", || {
         let outer = envelope::read_outer(black_box(&env)).expect("outer");
         outer.meta.check_agreement(&agreement).expect("agreement");
-        black_box(outer.open(al, &recipient, gr, &vk).ok());
+        black_box(outer.open(al, &recipient, gr, &[vk]).ok());
     });
     bench("form validate from JSON", || {
         black_box(Form::from_json(Kind::SocialInquiryRequest, FORM.as_bytes(), today).ok());
@@ -189,7 +189,7 @@ fn main() {
     });
     let al_vk = al_key.verifying_key();
     bench("receipt verify", || {
-        black_box(envelope::verify_receipt(&signed, al, &al_vk, gr, meta.id, &env).ok());
+        black_box(envelope::verify_receipt(&signed, al, &[al_vk], gr, meta.id, &env).ok());
     });
     let mut chain = Chain::empty();
     let mut entries = Vec::new();

@@ -11,7 +11,6 @@
 //! BUNDLE/ciphertexts/      (optional) envelopes as sent or received, by SHA-256
 //! ```
 
-use crate::node::witness::origin;
 use crate::protocol::audit::{self, SignedCheckpoint, Trust, Verified, Witness};
 use crate::protocol::card::PeerCard;
 use crate::protocol::country::Country;
@@ -69,24 +68,24 @@ pub struct ExportSummary {
 /// Writes a bundle of `store` into the new directory `out`.
 pub fn export(
     store: &Store,
-    country: Country,
-    log_key: &VerifyingKey,
+    card: &PeerCard,
     out: &Path,
     ciphertexts: bool,
 ) -> Result<ExportSummary, BundleError> {
-    export_with(store, country, log_key, out, ciphertexts, &mut |_| {})
+    export_with(store, card, out, ciphertexts, &mut |_| {})
 }
 
 /// [`export`], calling `progress` with the number of entries written so
 /// far after each one.
 pub fn export_with(
     store: &Store,
-    country: Country,
-    log_key: &VerifyingKey,
+    card: &PeerCard,
     out: &Path,
     ciphertexts: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ExportSummary, BundleError> {
+    let country = card.country;
+    let log_key = &card.signing_key;
     if out.exists() {
         return Err(BundleError::Io(format!("{} already exists", out.display())));
     }
@@ -163,15 +162,37 @@ pub fn export_with(
             }
         }
     }
+    // Key rotations (own and partners'): each signed by the old and the
+    // new key, so a verifier holding any one key of a node can follow
+    // them to the others.
+    let rotations: Vec<serde_json::Value> = store
+        .rotations()?
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "country": r.country, "serial": r.serial,
+                "announcement": hex::encode(&r.announcement),
+            })
+        })
+        .collect();
+    write_json(
+        &out.join("rotations.json"),
+        &serde_json::Value::Array(rotations),
+    )?;
     let (size, root) = store.audit_snapshot();
+    let history: Vec<String> = card
+        .all_signing_keys()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
     write_json(
         &out.join("log.json"),
         &serde_json::json!({
             "format": FORMAT,
-            "origin": origin(country, log_key),
+            "origin": card.log_origin(),
             "country": country,
             "log_key": log_key.to_string(),
-            "key_history": [ { "key": log_key.to_string(), "from_entry": 0 } ],
+            "key_history": history,
             "size": size,
             "root": hex::encode(root),
             "exported_at": jiff::Timestamp::now().to_string(),
@@ -211,23 +232,46 @@ pub struct Report {
     pub forks: Vec<String>,
 }
 
-fn trust_for(country: Country, cards: &[PeerCard]) -> Result<Trust, BundleError> {
+/// Every signing key of the node a card describes: those the card lists
+/// and those key rotations link to them.
+fn keys_of(card: &PeerCard, announcements: &[Vec<u8>]) -> Vec<VerifyingKey> {
+    let mut keys = Vec::new();
+    for k in card.all_signing_keys() {
+        for h in crate::protocol::rotation::key_history(card.country, &k, announcements) {
+            if !keys.contains(&h) {
+                keys.push(h);
+            }
+        }
+    }
+    keys
+}
+
+fn trust_for(
+    country: Country,
+    cards: &[PeerCard],
+    announcements: &[Vec<u8>],
+) -> Result<Trust, BundleError> {
     let own = cards.iter().find(|c| c.country == country).ok_or_else(|| {
         BundleError::Trust(format!(
             "no trusted card for {country}, whose log this is: pass its card with --trust"
         ))
     })?;
-    let name = origin(country, &own.signing_key);
+    let name = own.log_origin();
     Ok(Trust {
         origin: name.clone(),
         log_name: name,
-        log_key: own.signing_key,
+        log_keys: keys_of(own, announcements),
         witnesses: cards
             .iter()
             .filter(|c| c.country != country)
-            .map(|c| Witness {
-                name: origin(c.country, &c.signing_key),
-                key: c.signing_key,
+            .flat_map(|c| {
+                let name = c.log_origin();
+                keys_of(c, announcements)
+                    .into_iter()
+                    .map(move |key| Witness {
+                        name: name.clone(),
+                        key,
+                    })
             })
             .collect(),
         max_lag: None,
@@ -254,7 +298,12 @@ pub fn verify_store_with(
 ) -> Result<Verified, BundleError> {
     let mut cards = vec![own.clone()];
     cards.extend(peers.iter().cloned());
-    let trust = trust_for(own.country, &cards)?;
+    let announcements: Vec<Vec<u8>> = store
+        .rotations()?
+        .into_iter()
+        .map(|r| r.announcement.into_vec())
+        .collect();
+    let trust = trust_for(own.country, &cards, &announcements)?;
     let mut entries: Vec<Vec<u8>> = Vec::new();
     for e in store.audit_entries() {
         entries.push(e?);
@@ -303,7 +352,18 @@ pub fn verify_with(
             file: "log.json".into(),
             reason: "no country".into(),
         })?;
-    let trust = trust_for(country, cards)?;
+    // Key rotations, if the export has them (older exports do not).
+    let announcements: Vec<Vec<u8>> = match read_json(&dir.join("rotations.json")) {
+        Ok(v) => v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["announcement"].as_str())
+            .filter_map(|h| hex::decode(h).ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let trust = trust_for(country, cards, &announcements)?;
     let name = trust.origin.clone();
     // Entries.
     let path = dir.join("entries.cbor");

@@ -19,7 +19,7 @@ use crate::protocol::FieldError;
 use crate::protocol::agreement::Agreement;
 use crate::protocol::card::PeerCard;
 use crate::protocol::country::Country;
-use crate::protocol::keys::{DecryptionKey, SigningKey, SpkiPin};
+use crate::protocol::keys::{DecryptionKey, SigningKey, SpkiPin, VerifyingKey};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
@@ -147,6 +147,9 @@ impl Setup {
             signing_key: self.signing.verifying_key(),
             encryption_key: self.decryption.public(),
             tls_spki_sha256: self.tls.pin,
+            log_origin: None,
+            rotation: 0,
+            previous: Vec::new(),
         }
     }
 }
@@ -246,7 +249,7 @@ impl Home {
         write_secret(&self.keys().join("storage.key"), random::<32>()?.as_slice())?;
         let token = hex::encode(random::<32>()?.as_slice());
         write_secret(&self.token_path(), format!("{token}\n").as_bytes())?;
-        let (cert_pem, key_pem) = make_certificate(p.country)?;
+        let (cert_pem, key_pem) = make_certificate(p.country, CERTIFICATE_DAYS)?;
         write_secret(&self.keys().join("tls.key"), key_pem.as_bytes())?;
         write_public(&self.keys().join("tls.crt"), cert_pem.as_bytes())?;
         write_public(&self.config_path(), config.to_toml().as_bytes())?;
@@ -289,8 +292,15 @@ impl Home {
     }
 
     fn tls_identity(&self) -> Result<TlsIdentity, HomeError> {
-        let cert_path = self.keys().join("tls.crt");
-        let key_path = self.keys().join("tls.key");
+        tls_identity_in(&self.keys())
+    }
+}
+
+/// The TLS identity kept in `dir` (`tls.crt`, `tls.key`).
+fn tls_identity_in(dir: &Path) -> Result<TlsIdentity, HomeError> {
+    {
+        let cert_path = dir.join("tls.crt");
+        let key_path = dir.join("tls.key");
         let cert_pem = read_text(&cert_path)?;
         let key_pem = Zeroizing::new(read_text(&key_path)?);
         check_mode(&key_path)?;
@@ -311,7 +321,9 @@ impl Home {
             pin,
         })
     }
+}
 
+impl Home {
     /// Reads every peer card and agreement, pairing each peer with the one
     /// agreement that names both it and `me`.
     pub fn peers(&self, me: Country) -> (BTreeMap<Country, Peer>, Vec<Problem>) {
@@ -563,25 +575,33 @@ impl Home {
     }
 
     /// Which parties' signatures of `agreement` verify: this node's with its
-    /// own key, the peer's with the key in its registered card.
+    /// own keys, the peer's with the keys in its registered card. A key a
+    /// rotation replaced still counts for what it signed, even one revoked
+    /// as compromised: an agreement takes both parties' signatures of one
+    /// canonical hash, so a stolen key alone cannot put any text in force.
     pub fn signed_by(&self, agreement: &Agreement, peer: &PeerCard) -> Vec<Country> {
         let mut out = Vec::new();
         let me = self.config().ok().map(|c| c.country);
         for party in &agreement.parties {
-            let key = if Some(*party) == me {
-                self.own_signing_key()
+            let keys: Vec<VerifyingKey> = if Some(*party) == me {
+                match self.own_card() {
+                    Ok(c) => c.all_signing_keys(),
+                    Err(_) => self.own_signing_key().into_iter().collect(),
+                }
             } else if *party == peer.country {
-                Some(peer.signing_key)
+                peer.all_signing_keys()
             } else {
-                None
+                Vec::new()
             };
-            let Some(key) = key else { continue };
             let path = self.signature_path(&agreement.id, agreement.version, *party);
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
             };
             match crate::protocol::signature::AgreementSignature::from_toml(&text) {
-                Ok(sig) if sig.party == *party && sig.verify(agreement, &key).is_ok() => {
+                Ok(sig)
+                    if sig.party == *party
+                        && keys.iter().any(|k| sig.verify(agreement, k).is_ok()) =>
+                {
                     out.push(*party)
                 }
                 _ => {}
@@ -801,7 +821,14 @@ fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
 
 /// A self-signed Ed25519 certificate for `country`'s node, valid for about
 /// ten years (peers pin its key, not its dates).
-fn make_certificate(country: Country) -> Result<(String, Zeroizing<String>), HomeError> {
+/// How long a node's TLS certificate is valid. The node renews it by a
+/// rotation before it expires ([`RENEW_BEFORE_DAYS`]).
+pub const CERTIFICATE_DAYS: i64 = 2 * 365;
+
+/// A certificate expiring within this many days is renewed, and warned of.
+pub const RENEW_BEFORE_DAYS: i64 = 30;
+
+fn make_certificate(country: Country, days: i64) -> Result<(String, Zeroizing<String>), HomeError> {
     let err = |e: rcgen::Error| HomeError::Keygen(e.to_string());
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(err)?;
     let host = format!("{}.nfp-node.invalid", country.as_str().to_ascii_lowercase());
@@ -811,13 +838,268 @@ fn make_certificate(country: Country) -> Result<(String, Zeroizing<String>), Hom
         rcgen::DnType::CommonName,
         format!("nfp-node {}", country.as_str()),
     );
-    let year = jiff::Timestamp::now()
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .year();
-    params.not_before = rcgen::date_time_ymd(i32::from(year) - 1, 1, 1);
-    params.not_after = rcgen::date_time_ymd(i32::from(year) + 10, 1, 1);
+    let day = |t: jiff::Timestamp| {
+        let d = t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        rcgen::date_time_ymd(
+            i32::from(d.year()),
+            u8::try_from(d.month()).unwrap_or(1),
+            u8::try_from(d.day()).unwrap_or(1),
+        )
+    };
+    let now = jiff::Timestamp::now();
+    // From the start of yesterday, to allow for clocks a little behind.
+    params.not_before = day(now - jiff::SignedDuration::from_hours(24));
+    params.not_after = day(now + jiff::SignedDuration::from_hours(24 * days.clamp(1, 3650)));
     let cert = params.self_signed(&key).map_err(err)?;
     Ok((cert.pem(), Zeroizing::new(key.serialize_pem())))
+}
+
+/// Which keys a rotation replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyChoice {
+    /// The TLS certificate and key.
+    pub tls: bool,
+    /// The Ed25519 signing key.
+    pub signing: bool,
+    /// The X25519 encryption key.
+    pub encryption: bool,
+}
+
+impl KeyChoice {
+    /// Every key.
+    pub const ALL: KeyChoice = KeyChoice {
+        tls: true,
+        signing: true,
+        encryption: true,
+    };
+}
+
+/// A node's private keys as kept in one directory.
+pub struct KeyFiles {
+    /// Signing key.
+    pub signing: SigningKey,
+    /// Decryption key.
+    pub decryption: DecryptionKey,
+    /// TLS identity.
+    pub tls: TlsIdentity,
+}
+
+impl KeyFiles {
+    /// The public keys, as a card of `base` shows them.
+    pub fn card(&self, base: &PeerCard) -> PeerCard {
+        PeerCard {
+            signing_key: self.signing.verifying_key(),
+            encryption_key: self.decryption.public(),
+            tls_spki_sha256: self.tls.pin,
+            ..base.clone()
+        }
+    }
+}
+
+const ROTATED_FILES: [&str; 4] = ["signing.key", "encryption.key", "tls.key", "tls.crt"];
+
+fn read_key_files(dir: &Path) -> Result<KeyFiles, HomeError> {
+    let seed = read_secret::<32>(&dir.join("signing.key"))?;
+    let signing = SigningKey::from_seed(&seed);
+    let dk_path = dir.join("encryption.key");
+    let decryption = DecryptionKey::from_bytes(&*read_secret::<32>(&dk_path)?)
+        .map_err(|e| HomeError::Invalid(format!("{}: {e}", dk_path.display())))?;
+    Ok(KeyFiles {
+        signing,
+        decryption,
+        tls: tls_identity_in(dir)?,
+    })
+}
+
+fn sync_dir(dir: &Path) -> Result<(), HomeError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+fn private_dir(dir: &Path) -> Result<(), HomeError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))
+}
+
+/// Copies a key file keeping its mode, and syncs the copy.
+fn copy_key_file(from: &Path, to: &Path) -> Result<(), HomeError> {
+    let bytes = Zeroizing::new(fs::read(from).map_err(io(from))?);
+    let mode = fs::metadata(from).map_err(io(from))?.permissions().mode() & 0o777;
+    let _ = fs::remove_file(to);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(to)
+        .map_err(io(to))?;
+    f.write_all(&bytes).map_err(io(to))?;
+    f.sync_all().map_err(io(to))
+}
+
+impl Home {
+    fn staged_dir(&self) -> PathBuf {
+        self.keys().join("next")
+    }
+
+    fn retired_dir(&self, serial: u32) -> PathBuf {
+        self.keys().join("retired").join(serial.to_string())
+    }
+
+    /// The keys in force.
+    pub fn current_keys(&self) -> Result<KeyFiles, HomeError> {
+        read_key_files(&self.keys())
+    }
+
+    /// Makes the keys of a rotation in `keys/next/`: new ones for what
+    /// `choice` names, copies of the current ones for the rest. Nothing is
+    /// in force until [`Home::commit_staged`].
+    pub fn stage_rotation(&self, choice: KeyChoice) -> Result<KeyFiles, HomeError> {
+        let config = self.config()?;
+        let next = self.staged_dir();
+        if next.exists() {
+            fs::remove_dir_all(&next).map_err(io(&next))?;
+        }
+        private_dir(&next)?;
+        let keys = self.keys();
+        if choice.signing {
+            let seed = random::<32>()?;
+            write_secret(&next.join("signing.key"), seed.as_slice())?;
+        } else {
+            copy_key_file(&keys.join("signing.key"), &next.join("signing.key"))?;
+        }
+        if choice.encryption {
+            let seed = random::<32>()?;
+            DecryptionKey::from_bytes(&seed).map_err(|e| HomeError::Keygen(e.to_string()))?;
+            write_secret(&next.join("encryption.key"), seed.as_slice())?;
+        } else {
+            copy_key_file(&keys.join("encryption.key"), &next.join("encryption.key"))?;
+        }
+        if choice.tls {
+            let (cert_pem, key_pem) = make_certificate(config.country, CERTIFICATE_DAYS)?;
+            write_secret(&next.join("tls.key"), key_pem.as_bytes())?;
+            write_public(&next.join("tls.crt"), cert_pem.as_bytes())?;
+        } else {
+            for f in ["tls.key", "tls.crt"] {
+                copy_key_file(&keys.join(f), &next.join(f))?;
+            }
+        }
+        sync_dir(&next)?;
+        read_key_files(&next)
+    }
+
+    /// The keys staged by [`Home::stage_rotation`], if any.
+    pub fn staged_keys(&self) -> Option<KeyFiles> {
+        let next = self.staged_dir();
+        if next.exists() {
+            read_key_files(&next).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Drops staged keys (a rotation that was never recorded).
+    pub fn discard_staged(&self) -> Result<(), HomeError> {
+        let next = self.staged_dir();
+        if next.exists() {
+            fs::remove_dir_all(&next).map_err(io(&next))?;
+        }
+        Ok(())
+    }
+
+    /// Keeps copies of the keys in force under `keys/retired/SERIAL/`.
+    pub fn retire_current(&self, serial: u32) -> Result<(), HomeError> {
+        let dir = self.retired_dir(serial);
+        private_dir(&self.keys().join("retired"))?;
+        private_dir(&dir)?;
+        for f in ROTATED_FILES {
+            copy_key_file(&self.keys().join(f), &dir.join(f))?;
+        }
+        sync_dir(&dir)
+    }
+
+    /// Puts the staged keys in force: each file renamed over the current
+    /// one, then the directory synced.
+    pub fn commit_staged(&self) -> Result<(), HomeError> {
+        let next = self.staged_dir();
+        for f in ROTATED_FILES {
+            let from = next.join(f);
+            if from.exists() {
+                fs::rename(&from, self.keys().join(f)).map_err(io(&from))?;
+            }
+        }
+        sync_dir(&self.keys())?;
+        fs::remove_dir_all(&next).map_err(io(&next))
+    }
+
+    /// The keys retired by rotation `serial`.
+    pub fn retired_keys(&self, serial: u32) -> Result<KeyFiles, HomeError> {
+        read_key_files(&self.retired_dir(serial))
+    }
+
+    /// Deletes the retired keys of rotation `serial` once no longer needed.
+    pub fn forget_retired(&self, serial: u32) -> Result<(), HomeError> {
+        let dir = self.retired_dir(serial);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces a peer's card (after it rotated its keys).
+    pub fn write_peer_card(&self, card: &PeerCard) -> Result<(), HomeError> {
+        let path = self.peers_dir().join(format!("{}.toml", card.country));
+        write_atomic(&path, card.to_toml().as_bytes())
+    }
+
+    /// Saves this node's card as it stands after a key rotation (with its
+    /// log origin and retired keys), for `nfp-node card`.
+    pub fn write_own_card(&self, card: &PeerCard) -> Result<(), HomeError> {
+        write_atomic(&self.dir.join("card.toml"), card.to_toml().as_bytes())
+    }
+
+    /// This node's card: the one saved at the last key rotation if its
+    /// keys are those in force, else the one the keys give.
+    pub fn own_card(&self) -> Result<PeerCard, HomeError> {
+        let config = self.config()?;
+        let keys = self.current_keys()?;
+        let base = PeerCard {
+            country: config.country,
+            name: config.name,
+            endpoint: config.endpoint,
+            signing_key: keys.signing.verifying_key(),
+            encryption_key: keys.decryption.public(),
+            tls_spki_sha256: keys.tls.pin,
+            log_origin: None,
+            rotation: 0,
+            previous: Vec::new(),
+        };
+        let saved = fs::read_to_string(self.dir.join("card.toml"))
+            .ok()
+            .and_then(|t| PeerCard::from_toml(&t).ok());
+        Ok(match saved {
+            Some(c)
+                if c.signing_key == base.signing_key
+                    && c.tls_spki_sha256 == base.tls_spki_sha256
+                    && c.encryption_key == base.encryption_key =>
+            {
+                PeerCard {
+                    name: base.name,
+                    endpoint: base.endpoint,
+                    ..c
+                }
+            }
+            _ => base,
+        })
+    }
+
+    /// When this node's TLS certificate expires (Unix seconds).
+    pub fn certificate_expiry(&self) -> Result<i64, HomeError> {
+        let id = self.tls_identity()?;
+        crate::transport::validity::validity(&id.cert_der)
+            .map(|v| v.not_after)
+            .map_err(|e| HomeError::Invalid(format!("keys/tls.crt: {e}")))
+    }
 }
 
 #[cfg(test)]

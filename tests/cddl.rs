@@ -76,7 +76,10 @@ fn spec_text() -> String {
         text.push_str(&std::fs::read_to_string(&path).expect("spec file"));
         text.push('\n');
     }
-    let text = text.replace("#6.16(", "(").replace("#6.18(", "(");
+    let text = text
+        .replace("#6.16(", "(")
+        .replace("#6.18(", "(")
+        .replace("#6.98(", "(");
     assert!(
         !text.contains("#6."),
         "the spec uses a CBOR tag the test does not know how to strip"
@@ -1076,4 +1079,44 @@ fn the_envelope_vector_matches() {
     let env = hex_of("envelope");
     spec.assert_valid("envelope", &env, "envelope");
     spec.assert_valid("body-sign1", &decrypt(&env), "the envelope's signed body");
+}
+
+#[test]
+fn key_rotation_frames_match() {
+    use nfp_node::protocol::rotation::{Announcement, Confirmation, KeySet};
+    use nfp_node::protocol::wire::Request;
+    let spec = Spec::load();
+    let old = SigningKey::from_seed(&[0x61; 32]);
+    let new = SigningKey::from_seed(&[0x62; 32]);
+    let set = |k: &SigningKey, b: u8| KeySet {
+        signing_key: serde_bytes::ByteArray::new(k.verifying_key().to_bytes()),
+        encryption_key: serde_bytes::ByteArray::new([b; 32]),
+        tls_spki_sha256: serde_bytes::ByteArray::new([b; 32]),
+    };
+    let mut a = Announcement {
+        v: 1,
+        country: "GR".parse().unwrap(),
+        serial: 1,
+        origin: "nfp-node/GR/0a0b0c0d".into(),
+        at: 1_795_392_000,
+        old: set(&old, 1),
+        new: set(&new, 2),
+        compromised_from: None,
+    };
+    spec.assert_valid("key-rotation", &cbor(&a), "announcement payload");
+    a.compromised_from = Some(1_795_391_000);
+    spec.assert_valid("key-rotation", &cbor(&a), "revocation payload");
+    let bytes = a.sign(&old, &new).unwrap();
+    spec.assert_valid("key-rotation-sign", &bytes, "signed announcement");
+    let frame = Request::Rotate(bytes.clone()).encode().unwrap();
+    spec.assert_valid("rotate-request", &frame, "rotate frame");
+    spec.assert_valid("request", &frame, "rotate frame");
+    let c = Confirmation::of("AL".parse().unwrap(), &a, &bytes, 1_795_392_010);
+    spec.assert_valid("rotation-confirmation", &cbor(&c), "confirmation payload");
+    let signed = c.sign(&SigningKey::from_seed(&[0x63; 32])).unwrap();
+    spec.assert_valid("confirmation-sign1", &signed, "signed confirmation");
+    let frame = Response::RotationConfirmed(signed).encode().unwrap();
+    spec.assert_valid("rotation-confirmed-response", &frame, "confirmed frame");
+    spec.assert_valid("response", &frame, "confirmed frame");
+    spec.assert_invalid("key-rotation", &cbor(&"not a map"), "a text");
 }

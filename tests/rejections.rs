@@ -158,7 +158,7 @@ fn crafted_envelopes_are_refused_with_reason_and_audit() {
     let receipt = envelope::verify_receipt(
         r1,
         "AL".parse().unwrap(),
-        &f.al_sign,
+        &[f.al_sign],
         "GR".parse().unwrap(),
         id,
         &env,

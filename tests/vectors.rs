@@ -108,7 +108,7 @@ fn envelope_vector_reproduces_and_opens() {
             "AL".parse().unwrap(),
             &recipient,
             "GR".parse().unwrap(),
-            &sender,
+            &[sender],
         )
         .unwrap();
     assert_eq!(

@@ -9,5 +9,5 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(me) = DecryptionKey::from_bytes(&[2; 32]) else { return };
     let sender = SigningKey::from_seed(&[1; 32]).verifying_key();
     let (Ok(al), Ok(gr)) = ("AL".parse(), "GR".parse()) else { return };
-    let _ = outer.open(al, &me, gr, &sender);
+    let _ = outer.open(al, &me, gr, &[sender]);
 });

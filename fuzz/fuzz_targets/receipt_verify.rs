@@ -7,5 +7,5 @@ use nfp_node::protocol::keys::SigningKey;
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let key = SigningKey::from_seed(&[4; 32]).verifying_key();
     let (Ok(al), Ok(gr)) = ("AL".parse(), "GR".parse()) else { return };
-    let _ = verify_receipt(data, al, &key, gr, MessageId::new(1, [0; 10]), b"envelope");
+    let _ = verify_receipt(data, al, &[key], gr, MessageId::new(1, [0; 10]), b"envelope");
 });

@@ -4,6 +4,7 @@
 //! through [`client::Client`]. Documented in `docs/api.md`.
 
 pub mod client;
+pub mod keys;
 pub mod peer_health;
 pub mod server;
 pub mod ui_api;

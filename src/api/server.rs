@@ -19,7 +19,11 @@ use std::sync::Arc;
 
 type Reply = Result<Response, (StatusCode, Json<ApiError>)>;
 
-fn err(status: StatusCode, code: &str, message: impl Into<String>) -> (StatusCode, Json<ApiError>) {
+pub(super) fn err(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+) -> (StatusCode, Json<ApiError>) {
     (
         status,
         Json(ApiError {
@@ -73,6 +77,7 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/v1/users/{name}/revoke", post(users_revoke))
         .route("/metrics", get(metrics))
         .merge(super::ui_api::routes())
+        .merge(super::keys::routes())
         .layer(axum::middleware::from_fn_with_state(node.clone(), auth));
     let app = axum::Router::new()
         .route("/v1/health", get(health))
@@ -474,11 +479,10 @@ async fn audit_export(
         ));
     }
     let store = node.store.clone();
-    let key = node.card.signing_key;
-    let country = node.me;
+    let card = node.card();
     let out = req.out.clone();
     let r = tokio::task::spawn_blocking(move || {
-        crate::bundle::export(&store, country, &key, &out, req.ciphertexts)
+        crate::bundle::export(&store, &card, &out, req.ciphertexts)
     })
     .await
     .map_err(internal)?;

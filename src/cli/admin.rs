@@ -64,8 +64,7 @@ pub(super) fn offline_audit(home: &Home, event: Event, rec: Record) -> Result<()
 }
 
 pub(super) fn card(home: PathBuf) -> Result<(), Failure> {
-    let setup = Home::new(home).load()?;
-    print!("{}", setup.card().to_toml());
+    print!("{}", Home::new(home).own_card()?.to_toml());
     Ok(())
 }
 
@@ -117,9 +116,35 @@ pub(super) async fn peer_add(
     }
 }
 
+/// A warning when this node's TLS certificate expires within the renewal
+/// window (or has expired), for `check` and `agreement status`.
+fn certificate_warning(home: &Home) -> Option<String> {
+    let expiry = home.certificate_expiry().ok()?;
+    let now = jiff::Timestamp::now().as_second();
+    let when = jiff::Timestamp::from_second(expiry)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    if expiry < now {
+        Some(format!(
+            "this node's TLS certificate expired on {when}: partners refuse it; run `nfp-node keys rotate --tls`"
+        ))
+    } else if expiry - now <= crate::home::RENEW_BEFORE_DAYS * 86_400 {
+        Some(format!(
+            "this node's TLS certificate expires on {when} (within {} days); the running node renews it by a rotation, or run `nfp-node keys rotate --tls`",
+            crate::home::RENEW_BEFORE_DAYS
+        ))
+    } else {
+        None
+    }
+}
+
 pub(super) fn check(home: PathBuf) -> Result<(), Failure> {
     let home = Home::new(home);
     let problems = home.check();
+    if let Some(w) = certificate_warning(&home) {
+        println!("warning: {w}");
+        tracing::warn!("{w}");
+    }
     if problems.is_empty() {
         let config = home.config()?;
         let (peers, _) = home.peers(config.country);
@@ -355,8 +380,27 @@ pub(super) async fn agreement_status(home: PathBuf, json: bool) -> Result<(), Fa
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date();
+    let cert_warning = certificate_warning(&home);
+    if let Some(w) = &cert_warning {
+        eprintln!("warning: {w}");
+    }
+    let own_expiry = home
+        .certificate_expiry()
+        .ok()
+        .and_then(|t| jiff::Timestamp::from_second(t).ok())
+        .map(|t| t.to_string());
+    let keys = match Client::for_home(&home) {
+        Ok(c) => c.get("/v1/keys").await.ok(),
+        Err(_) => None,
+    };
     let mut out = Vec::new();
     for p in peers.values() {
+        let peer_expiry = keys.as_ref().and_then(|k| {
+            k["partners"]
+                .as_array()
+                .and_then(|l| l.iter().find(|x| x["country"] == p.card.country.as_str()))
+                .map(|x| x["certificate_expires"].clone())
+        });
         let a = &p.agreement;
         let st = state(a, &p.signed_by, today);
         let witness = live.as_ref().and_then(|v| {
@@ -387,6 +431,9 @@ pub(super) async fn agreement_status(home: PathBuf, json: bool) -> Result<(), Fa
                 AgreementState::NotInForce(w) => serde_json::json!(w),
             },
             "peer_log": witness,
+            "certificate_expires": own_expiry,
+            "certificate_warning": cert_warning,
+            "peer_certificate_expires": peer_expiry,
         }));
     }
     if json {
@@ -414,6 +461,20 @@ pub(super) async fn agreement_status(home: PathBuf, json: bool) -> Result<(), Fa
                     "yes, verified"
                 } else {
                     "no"
+                }
+            );
+        }
+        if let Some(e) = a["peer_certificate_expires"].as_str() {
+            let soon = e.parse::<jiff::Timestamp>().is_ok_and(|t| {
+                t.as_second() - jiff::Timestamp::now().as_second()
+                    <= crate::home::RENEW_BEFORE_DAYS * 86_400
+            });
+            println!(
+                "  peer certificate expires {e}{}",
+                if soon {
+                    "  WARNING: within 30 days"
+                } else {
+                    ""
                 }
             );
         }

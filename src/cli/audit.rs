@@ -186,16 +186,13 @@ pub(super) async fn export(home: PathBuf, out: PathBuf, ciphertexts: bool) -> Re
         Ok(v) => v["summary"].clone(),
         Err(ClientError::Unreachable(_)) => {
             let (store, setup) = open_store(&home)?;
+            drop(setup);
+            let card = home.own_card()?;
             let total = store.audit_snapshot().0;
             let mut progress = Progress::stderr("exported", "audit entries", Some(total));
-            let s = crate::bundle::export_with(
-                &store,
-                setup.config.country,
-                &setup.signing.verifying_key(),
-                &out,
-                ciphertexts,
-                &mut |n| progress.set(n),
-            )
+            let s = crate::bundle::export_with(&store, &card, &out, ciphertexts, &mut |n| {
+                progress.set(n)
+            })
             .map_err(|e| Failure::failed(e.to_string()))?;
             progress.finish();
             serde_json::to_value(s).unwrap_or_default()
@@ -223,9 +220,8 @@ pub(super) async fn proof(home: PathBuf, id: &str) -> Result<(), Failure> {
     {
         Ok(v) => v,
         Err(ClientError::Unreachable(_)) => {
-            let (store, setup) = open_store(&home)?;
-            let origin =
-                crate::node::witness::origin(setup.config.country, &setup.signing.verifying_key());
+            let (store, _setup) = open_store(&home)?;
+            let origin = home.own_card()?.log_origin();
             crate::node::audit_proof(&store, &origin, id)
                 .map_err(|e| Failure::failed(e.to_string()))?
                 .ok_or_else(|| Failure::invalid(format!("no audit entry names message {id}")))?
@@ -246,13 +242,16 @@ pub(super) fn check_proof(proof: PathBuf, trust: PathBuf) -> Result<(), Failure>
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Failure::invalid(format!("--proof: {e}")))?;
     let bad = |m: &str| Failure::failed(format!("the proof does NOT hold: {m}"));
-    let origin = crate::node::witness::origin(card.country, &card.signing_key);
-    let cp = audit::verify_checkpoint(
-        v["checkpoint"].as_str().unwrap_or(""),
-        &origin,
-        &card.signing_key,
-    )
-    .map_err(|e| bad(&format!("checkpoint: {e}")))?;
+    let origin = card.log_origin();
+    let note = v["checkpoint"].as_str().unwrap_or("");
+    let mut checked = Err(audit::NoteError::NoSignatures);
+    for key in card.all_signing_keys() {
+        checked = audit::verify_checkpoint(note, &origin, &key);
+        if checked.is_ok() {
+            break;
+        }
+    }
+    let cp = checked.map_err(|e| bad(&format!("checkpoint: {e}")))?;
     let entry =
         hex::decode(v["entry"].as_str().unwrap_or("")).map_err(|_| bad("entry is not hex"))?;
     let index = v["index"].as_u64().ok_or_else(|| bad("no index"))?;

@@ -110,7 +110,7 @@ fn floor(dir: &std::path::Path) -> serde_json::Value {
             let t = Instant::now();
             for _ in 0..n {
                 if let Ok(o) = envelope::read_outer(&env) {
-                    let _ = o.open(meta.to, &dk, meta.from, &vk);
+                    let _ = o.open(meta.to, &dk, meta.from, &[vk]);
                 }
             }
             open_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;

@@ -12,6 +12,7 @@ mod case;
 mod deadlines;
 mod demo;
 mod form;
+mod keys;
 mod lab;
 mod operator;
 mod progress;
@@ -148,6 +149,12 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Rotate, revoke and inspect this node's keys.
+    Keys {
+        /// What to do with the keys.
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// Keep the minimal case record the safeguards need.
     Case {
@@ -311,6 +318,55 @@ pub struct CaseFlags {
     /// User names allowed to see the case (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub access: Vec<String>,
+}
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make new keys and announce them to every partner (signed by the old
+    /// and the new key). With no flag, every key is replaced.
+    Rotate {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Replace the TLS certificate and key.
+        #[arg(long)]
+        tls: bool,
+        /// Replace the Ed25519 signing key.
+        #[arg(long)]
+        signing: bool,
+        /// Replace the X25519 encryption key.
+        #[arg(long)]
+        encryption: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the keys as compromised: rotate at once; partners refuse
+    /// anything signed by the old keys from then on.
+    Revoke {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Why (audited; no personal data).
+        #[arg(long)]
+        reason: String,
+        /// Compromised since (RFC 3339); default now.
+        #[arg(long)]
+        from: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show each key's age and expiry and which partners confirmed.
+    Status {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Case commands.
@@ -738,6 +794,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Show { home, id, json } => operator::show(home, &id, json).await,
         Command::Retry { home, id } => operator::retry(home, &id).await,
         Command::Case { command } => case::run(command).await,
+        Command::Keys { command } => keys::run(command).await,
         Command::Deadlines {
             home,
             overdue,

@@ -29,7 +29,21 @@ pub(super) async fn peer_worker(node: Arc<Node>, peer: Country) {
     let notify = node.notify_for(peer);
     let mut stop = node.stopping();
     let mut inflight = tokio::task::JoinSet::new();
+    let mut rotation_wait = 1u64;
     loop {
+        // A partner hears of a key rotation before anything signed with
+        // the new keys reaches it.
+        if let Err(reason) = node.announce_to(peer).await {
+            tracing::info!(%peer, %reason, "key rotation not yet confirmed; deliveries wait");
+            tokio::select! {
+                _ = notify.notified() => {},
+                _ = tokio::time::sleep(Duration::from_secs(rotation_wait)) => {},
+                _ = stop.changed() => break,
+            }
+            rotation_wait = (rotation_wait * 2).min(60);
+            continue;
+        }
+        rotation_wait = 1;
         let now = node.now_ms();
         let due = lock(&node.queue).take_due(peer, now, node.in_flight);
         for id in due {
@@ -88,7 +102,7 @@ async fn deliver(node: Arc<Node>, peer: Country, id: MessageId) {
     }
 }
 
-async fn connection(node: &Node, peer: Country) -> Result<quinn::Connection, String> {
+pub(super) async fn connection(node: &Node, peer: Country) -> Result<quinn::Connection, String> {
     let mut conns = node.connections.lock().await;
     if let Some(c) = conns.get(&peer)
         && c.close_reason().is_none()
@@ -98,11 +112,16 @@ async fn connection(node: &Node, peer: Country) -> Result<quinn::Connection, Str
     let p = node
         .peer(peer)
         .ok_or_else(|| format!("{peer} is no longer a registered peer"))?;
+    let pins = p.card.pins_at(node.now().as_second());
+    let old_identity = node.own().old_tls_for(peer);
     let conn = node
         .transport
-        .connect(&p.card.endpoint, p.card.tls_spki_sha256)
+        .connect_as(&p.card.endpoint, &pins, old_identity)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(expiry) = node.transport.peer_certificate_expiry(&conn) {
+        lock(&node.peer_cert_expiry).insert(peer, expiry);
+    }
     conns.insert(peer, conn.clone());
     Ok(conn)
 }
@@ -165,7 +184,7 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
     let decoded = match Response::decode(&answer) {
         Ok(Response::ReceiptCosigned(receipt, line)) => {
             if let Some((cp, _)) = &offered {
-                node.keep_cosignature(peer, &p.card.signing_key, cp, &line);
+                node.keep_cosignature(peer, &p.card, cp, &line);
             }
             Ok(Response::Receipt(receipt))
         }
@@ -181,11 +200,20 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
         other => other,
     };
     match decoded {
-        Ok(Response::ReceiptCosigned(..) | Response::ReceiptKnownSize(..)) => {
-            Outcome::Retry("unexpected response".into())
-        }
+        Ok(
+            Response::ReceiptCosigned(..)
+            | Response::ReceiptKnownSize(..)
+            | Response::RotationConfirmed(..),
+        ) => Outcome::Retry("unexpected response".into()),
         Ok(Response::Receipt(receipt)) => {
-            match envelope::verify_receipt(&receipt, peer, &p.card.signing_key, node.me, id, &env) {
+            match envelope::verify_receipt(
+                &receipt,
+                peer,
+                &p.card.signing_keys_at(node.now().as_second()),
+                node.me,
+                id,
+                &env,
+            ) {
                 Ok(r) => {
                     let at = node.now().as_second();
                     let rec = match node.store.mark_delivered(id, &receipt, at) {

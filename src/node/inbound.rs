@@ -159,6 +159,9 @@ async fn handle_connection(node: Arc<Node>, incoming: quinn::Incoming) {
             return;
         }
     };
+    if let Some(expiry) = node.transport.peer_certificate_expiry(&conn) {
+        super::lock(&node.peer_cert_expiry).insert(peer, expiry);
+    }
     tracing::debug!(%peer, %remote, "peer connected");
     node.peer_seen(peer);
     while let Ok((mut send, mut recv)) = conn.accept_bi().await {
@@ -225,6 +228,7 @@ impl Node {
         let (env, witnessing) = match Request::decode(frame) {
             Ok(Request::Deliver(env)) => (env, None),
             Ok(Request::DeliverWitnessed(env, w)) => (env, Some(w)),
+            Ok(Request::Rotate(a)) => return self.accept_rotation(peer, &a).await,
             Err(e) => {
                 return self.reject(
                     peer,
@@ -284,7 +288,14 @@ impl Node {
                 },
             );
         }
-        let opened = match outer.open(self.me, &self.decryption, peer, &p.card.signing_key) {
+        let own = self.own();
+        let now_s = self.now().as_second();
+        let opened = match outer.open(
+            self.me,
+            own.decryption_for(outer.recipient_key_id(), now_s),
+            peer,
+            &p.card.signing_keys_at(now_s),
+        ) {
             Ok(o) => o,
             Err(e) => return self.reject(peer, Some(id), Some(hash), e.rejection()),
         };
@@ -430,7 +441,7 @@ impl Node {
                 envelope: serde_bytes::ByteBuf::from(hash.to_vec()),
                 received,
             };
-            let receipt = match envelope::sign_receipt(&receipt, &self.signing) {
+            let receipt = match envelope::sign_receipt(&receipt, own.signer_for(peer)) {
                 Ok(r) => r,
                 Err(e) => {
                     return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
@@ -492,9 +503,7 @@ impl Node {
         };
         // Witness the sender's log; the new witness state is stored before
         // the sync below, so it is durable before the cosignature leaves.
-        let answer = witnessing
-            .as_ref()
-            .map(|w| self.witness(peer, &p.card.signing_key, w));
+        let answer = witnessing.as_ref().map(|w| self.witness(peer, &p.card, w));
         // The receipt promises durability: sync first.
         if let Err(e) = self.sync.wait().await {
             return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));

@@ -14,6 +14,7 @@ mod follow_up;
 mod inbound;
 pub mod metrics;
 mod operations;
+pub mod rotation;
 mod stats;
 pub mod witness;
 
@@ -23,7 +24,6 @@ use crate::home::{Home, HomeError, Peer};
 use crate::outbox::{Backoff, Queue};
 use crate::protocol::audit::{Event, Record};
 use crate::protocol::country::Country;
-use crate::protocol::keys::{DecryptionKey, SigningKey};
 use crate::store::{GroupSync, Store, StoreError};
 use crate::transport::{Pins, Transport, TransportError};
 use clock::Clock;
@@ -66,8 +66,9 @@ pub(crate) type ProofCacheEntry = (Country, u64, u64, Vec<[u8; 32]>);
 pub struct Node {
     pub(crate) home: Home,
     pub(crate) me: Country,
-    pub(crate) signing: SigningKey,
-    pub(crate) decryption: DecryptionKey,
+    pub(crate) keys: RwLock<Arc<rotation::OwnKeys>>,
+    pub(crate) rotation_lock: tokio::sync::Mutex<()>,
+    pub(crate) peer_cert_expiry: Mutex<HashMap<Country, i64>>,
     pub(crate) peers: RwLock<BTreeMap<Country, Peer>>,
     pub(crate) store: Arc<Store>,
     pub(crate) sync: GroupSync,
@@ -87,7 +88,6 @@ pub struct Node {
     pub(crate) escalation_command: Vec<String>,
     /// Every message whose receipt was verified, as it happens.
     pub delivered: tokio::sync::broadcast::Sender<crate::protocol::id::MessageId>,
-    pub(crate) card: crate::protocol::card::PeerCard,
     pub(crate) checkpoint_entries: u64,
     pub(crate) checkpoint_interval: std::time::Duration,
     pub(crate) witness_hint: Mutex<HashMap<Country, u64>>,
@@ -166,19 +166,45 @@ impl Node {
     }
 }
 
+/// The TLS pins of `peers`: each current pin, and the pins their key
+/// rotations replaced, accepted until the overlap ends.
+pub(crate) fn pins_of(
+    peers: &BTreeMap<Country, Peer>,
+) -> Vec<(crate::protocol::keys::SpkiPin, Country, Option<i64>)> {
+    let mut out = Vec::new();
+    for p in peers.values() {
+        out.push((p.card.tls_spki_sha256, p.card.country, None));
+        for r in &p.card.previous {
+            out.push((r.tls_spki_sha256, p.card.country, Some(r.accepted_until)));
+        }
+    }
+    out
+}
+
 /// Starts the node in `home` with `clock`: QUIC, the API and the workers.
 pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeError> {
-    let setup = home.load()?;
+    let mut setup = home.load()?;
     let listen = setup.config.listen_addr().ok_or(NodeError::NoListen)?;
     let store = Arc::new(Store::open(&home.store_dir(), &setup.storage_key)?);
+    if rotation::recover_staged(home, &store, setup.config.country)? {
+        setup = home.load()?;
+    }
     let sync = GroupSync::start(store.clone())?;
-    let pins = Arc::new(Pins::new(
-        setup
-            .peers
-            .values()
-            .map(|p| (p.card.tls_spki_sha256, p.card.country)),
-    ));
+    let pins = Arc::new(Pins::default());
+    pins.replace(pins_of(&setup.peers));
+    let now_s = clock.now().as_second();
+    let own = rotation::load_own(
+        home,
+        &store,
+        home.current_keys()?,
+        setup.card(),
+        &setup.peers,
+        now_s,
+    )?;
     let transport = Transport::bind(listen, &setup.tls, pins)?;
+    if let Some(r) = &own.retired {
+        transport.set_identities(&setup.tls, Some(r.tls()), !own.pending.is_empty())?;
+    }
     let quic_addr = transport.local_addr();
     let d = &setup.config.delivery;
     let backoff = Backoff {
@@ -202,13 +228,13 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
     })?;
     let (stop, shutdown) = watch::channel(false);
     let peer_list: Vec<Country> = setup.peers.keys().copied().collect();
-    let origin = witness::origin(setup.config.country, &setup.signing.verifying_key());
-    let card = setup.card();
+    let origin = own.card.log_origin();
     let node = Arc::new(Node {
         home: home.clone(),
         me: setup.config.country,
-        signing: setup.signing,
-        decryption: setup.decryption,
+        keys: RwLock::new(Arc::new(own)),
+        rotation_lock: tokio::sync::Mutex::new(()),
+        peer_cert_expiry: Mutex::new(HashMap::new()),
         peers: RwLock::new(setup.peers),
         store,
         sync,
@@ -227,7 +253,6 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         users: Mutex::new(access::UserCache::default()),
         escalation_command: setup.config.deadlines.escalation_command.clone(),
         delivered: tokio::sync::broadcast::channel(4096).0,
-        card,
         checkpoint_entries: setup.config.audit.checkpoint_entries,
         checkpoint_interval: std::time::Duration::from_secs(crate::config::seconds(
             setup.config.audit.checkpoint_interval,
@@ -246,6 +271,7 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
     tasks.spawn(crate::api::server::run(node.clone(), api_listener));
     tasks.spawn(witness::checkpointer(node.clone()));
     tasks.spawn(deadlines::watch(node.clone()));
+    tasks.spawn(rotation::watch(node.clone()));
     tracing::info!(country = %node.me, quic = ?quic_addr, api = %api_addr, "node started");
     Ok(Running {
         node,
@@ -318,7 +344,7 @@ impl Node {
         Vec<crate::protocol::card::PeerCard>,
     ) {
         let peers = read(&self.peers).values().map(|p| p.card.clone()).collect();
-        (self.card.clone(), peers)
+        (self.own().card.clone(), peers)
     }
 
     /// An inclusion proof for the first audit entry about message `id`,

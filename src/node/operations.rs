@@ -317,7 +317,7 @@ impl Node {
         let env = envelope::seal(
             &meta,
             &form_cbor,
-            &self.signing,
+            &self.own().signing,
             &peer.card.encryption_key,
             *seed,
         )
@@ -466,11 +466,7 @@ impl Node {
         if !problems.is_empty() {
             return Err(HomeError::Problems(problems));
         }
-        self.transport.pins().replace(
-            peers
-                .values()
-                .map(|p| (p.card.tls_spki_sha256, p.card.country)),
-        );
+        self.transport.pins().replace(super::pins_of(&peers));
         match self.peers.write() {
             Ok(mut g) => *g = peers,
             Err(p) => *p.into_inner() = peers,

@@ -5,6 +5,7 @@
 
 use super::Node;
 use crate::protocol::audit::{self, Checkpoint, Event, Record};
+use crate::protocol::card::PeerCard;
 use crate::protocol::country::Country;
 use crate::protocol::keys::VerifyingKey;
 use crate::protocol::wire::Witnessing;
@@ -28,7 +29,7 @@ pub enum WitnessAnswer {
 /// Derived from the country and the signing key, so an auditor can compute
 /// it from a peer card alone.
 pub fn origin(country: Country, key: &VerifyingKey) -> String {
-    format!("nfp-node/{}/{}", country, hex::encode(&key.key_id()[..4]))
+    crate::protocol::card::log_origin_of(country, key)
 }
 
 /// Signs checkpoints: every `checkpoint_entries` new entries or every
@@ -68,7 +69,7 @@ pub(super) async fn checkpointer(node: Arc<Node>) {
             size,
             root,
         };
-        match audit::sign_checkpoint(&cp, &node.origin, &node.signing) {
+        match audit::sign_checkpoint(&cp, &node.origin, &node.own().signing) {
             Ok(note) => {
                 if let Err(e) = node.store.put_checkpoint(size, &note) {
                     tracing::error!(error = %e, "cannot store checkpoint");
@@ -98,8 +99,12 @@ impl Node {
         if size <= cosigned {
             return None;
         }
-        let cp =
-            audit::verify_checkpoint(&note, &self.origin, &self.signing.verifying_key()).ok()?;
+        let own = self.own();
+        let cp = own
+            .card
+            .all_signing_keys()
+            .iter()
+            .find_map(|k| audit::verify_checkpoint(&note, &self.origin, k).ok())?;
         let mut cache = super::lock(&self.proof_cache);
         if let Some((p, s, old, proof)) = cache.get(&peer)
             && *p == peer
@@ -135,12 +140,20 @@ impl Node {
     pub(crate) fn keep_cosignature(
         &self,
         peer: Country,
-        peer_key: &VerifyingKey,
+        card: &PeerCard,
         cp: &Checkpoint,
         line: &str,
     ) {
-        let name = origin(peer, peer_key);
-        match audit::verify_cosignature(cp, line, &name, peer_key) {
+        let name = card.log_origin();
+        let keys = card.signing_keys_at(self.now().as_second());
+        let mut verified = Err(audit::NoteError::NoSignatures);
+        for k in &keys {
+            verified = audit::verify_cosignature(cp, line, &name, k);
+            if verified.is_ok() {
+                break;
+            }
+        }
+        match verified {
             Ok(_) => {
                 if let Err(e) = self.store.put_cosignature(peer, cp.size, line) {
                     tracing::error!(error = %e, "cannot store cosignature");
@@ -164,13 +177,8 @@ impl Node {
     /// what this node last cosigned, stores the new state, and returns the
     /// cosignature line — or records a fork or rollback and returns none.
     /// The caller syncs the store before answering.
-    pub(crate) fn witness(
-        &self,
-        peer: Country,
-        peer_key: &VerifyingKey,
-        w: &Witnessing,
-    ) -> WitnessAnswer {
-        match self.witness_inner(peer, peer_key, w) {
+    pub(crate) fn witness(&self, peer: Country, card: &PeerCard, w: &Witnessing) -> WitnessAnswer {
+        match self.witness_inner(peer, card, w) {
             Ok(line) => WitnessAnswer::Cosign(line),
             Err(answer) => answer,
         }
@@ -179,12 +187,19 @@ impl Node {
     fn witness_inner(
         &self,
         peer: Country,
-        peer_key: &VerifyingKey,
+        card: &PeerCard,
         w: &Witnessing,
     ) -> Result<String, WitnessAnswer> {
         use WitnessAnswer::Nothing;
-        let name = origin(peer, peer_key);
-        let cp = match audit::verify_checkpoint(&w.checkpoint, &name, peer_key) {
+        let name = card.log_origin();
+        let mut checked = Err(audit::NoteError::NoSignatures);
+        for k in card.signing_keys_at(self.now().as_second()) {
+            checked = audit::verify_checkpoint(&w.checkpoint, &name, &k);
+            if checked.is_ok() {
+                break;
+            }
+        }
+        let cp = match checked {
             Ok(cp) => cp,
             Err(e) => {
                 self.audit(
@@ -248,7 +263,9 @@ impl Node {
             return Err(Nothing);
         }
         let time = u64::try_from(now).unwrap_or(0);
-        let line = audit::cosign(&cp, &self.origin, &self.signing, time).map_err(|_| Nothing)?;
+        let own = self.own();
+        let line =
+            audit::cosign(&cp, &self.origin, own.signer_for(peer), time).map_err(|_| Nothing)?;
         let state = WitnessState {
             size: cp.size,
             root: serde_bytes::ByteBuf::from(cp.root.to_vec()),

@@ -82,6 +82,9 @@ pub struct Agreement {
     /// How long undelivered messages may wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryTerms>,
+    /// Key rotation terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<KeyTerms>,
     /// Follow-up schedules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub follow_up: Vec<FollowUp>,
@@ -231,6 +234,22 @@ pub struct DeliveryTerms {
     pub max_age: SlaDuration,
 }
 
+/// Key rotation terms (`[keys]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyTerms {
+    /// How long a partner's replaced keys stay accepted after it announced
+    /// new ones (s, minutes, hours or days).
+    pub overlap: SlaDuration,
+}
+
+/// The overlap when an agreement sets none.
+pub const DEFAULT_KEY_OVERLAP_SECS: i64 = 7 * 24 * 3600;
+
+/// Longest overlap an agreement may set: a long window keeps a replaced
+/// (perhaps leaked) key alive.
+pub const MAX_KEY_OVERLAP_SECS: i64 = 90 * 24 * 3600;
+
 /// What an envelope names of the agreement it travels under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgreementRef<'a> {
@@ -333,6 +352,22 @@ impl Agreement {
                         "is listed twice",
                     ));
                 }
+            }
+        }
+        if let Some(k) = &self.keys {
+            match k.overlap.fixed_length() {
+                None => p.push(FieldError::new(
+                    "keys.overlap",
+                    format!(
+                        "{} has no fixed length: use s, minutes, hours or days",
+                        k.overlap
+                    ),
+                )),
+                Some(d) if d.as_secs() > MAX_KEY_OVERLAP_SECS => p.push(FieldError::new(
+                    "keys.overlap",
+                    format!("{} is longer than 90 days", k.overlap),
+                )),
+                Some(_) => {}
             }
         }
         if let Some(d) = &self.delivery
@@ -752,6 +787,15 @@ impl Agreement {
             .and_then(|d| d.max_age.fixed_length())
     }
 
+    /// How long a partner's replaced keys stay accepted, in seconds.
+    pub fn key_overlap_secs(&self) -> i64 {
+        self.keys
+            .as_ref()
+            .and_then(|k| k.overlap.fixed_length())
+            .map(|d| d.as_secs().clamp(0, MAX_KEY_OVERLAP_SECS))
+            .unwrap_or(DEFAULT_KEY_OVERLAP_SECS)
+    }
+
     /// The follow-up schedule named `name`.
     pub fn follow_up_schedule(&self, name: &str) -> Option<&FollowUp> {
         self.follow_up.iter().find(|s| s.name == name)
@@ -891,6 +935,9 @@ respond_within = "4 hours"
 
 [delivery]
 max_age = "7 days"
+
+[keys]
+overlap = "7 days"
 
 [[follow_up]]
 name = "post-return"
@@ -1396,6 +1443,14 @@ respond_within = "1 month"
         assert_eq!(
             problems("max_age = \"7 days\"", "max_age = \"1 month\""),
             ["delivery.max_age"]
+        );
+        assert_eq!(
+            problems("overlap = \"7 days\"", "overlap = \"7 working days\""),
+            ["keys.overlap"]
+        );
+        assert_eq!(
+            problems("overlap = \"7 days\"", "overlap = \"91 days\""),
+            ["keys.overlap"]
         );
         assert_eq!(
             problems("max_age = \"7 days\"", "max_age = \"7 days\"\nretries = 3"),

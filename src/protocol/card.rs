@@ -21,6 +21,48 @@ pub struct PeerCard {
     pub encryption_key: EncryptionKey,
     /// SHA-256 of the TLS certificate's SubjectPublicKeyInfo.
     pub tls_spki_sha256: SpkiPin,
+    /// The node's audit log origin, when it no longer follows from the
+    /// signing key (after a key rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_origin: Option<String>,
+    /// How many key rotations the keys above are the result of.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rotation: u32,
+    /// Keys replaced by rotations, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<RetiredKeys>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Keys a node used before a rotation, kept so that messages and
+/// checkpoints they signed still verify and, during the agreed overlap,
+/// are still accepted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredKeys {
+    /// The old signing key.
+    pub signing_key: VerifyingKey,
+    /// The old encryption key.
+    pub encryption_key: EncryptionKey,
+    /// The old TLS pin.
+    pub tls_spki_sha256: SpkiPin,
+    /// When the rotation was applied (Unix seconds).
+    pub retired_at: i64,
+    /// Accepted for new messages and connections until then (Unix
+    /// seconds): the end of the overlap, or the compromise.
+    pub accepted_until: i64,
+    /// For a compromised key: from when (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromised_from: Option<i64>,
+}
+
+/// The origin (and note key name) of a node's log: `nfp-node/CC/<key id>`,
+/// from the country and its first signing key.
+pub fn log_origin_of(country: Country, key: &VerifyingKey) -> String {
+    format!("nfp-node/{}/{}", country, hex::encode(&key.key_id()[..4]))
 }
 
 impl PeerCard {
@@ -34,6 +76,47 @@ impl PeerCard {
     /// The card as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The node's audit log origin.
+    pub fn log_origin(&self) -> String {
+        self.log_origin
+            .clone()
+            .unwrap_or_else(|| log_origin_of(self.country, &self.signing_key))
+    }
+
+    /// The signing keys accepted for new messages at `now`: the current
+    /// one, then retired ones still inside their overlap.
+    pub fn signing_keys_at(&self, now: i64) -> Vec<VerifyingKey> {
+        let mut out = vec![self.signing_key];
+        out.extend(
+            self.previous
+                .iter()
+                .filter(|p| now < p.accepted_until)
+                .map(|p| p.signing_key),
+        );
+        out
+    }
+
+    /// The TLS pins accepted at `now`, current first.
+    pub fn pins_at(&self, now: i64) -> Vec<SpkiPin> {
+        let mut out = vec![self.tls_spki_sha256];
+        out.extend(
+            self.previous
+                .iter()
+                .filter(|p| now < p.accepted_until)
+                .map(|p| p.tls_spki_sha256),
+        );
+        out
+    }
+
+    /// Every signing key the node ever had, current first: for checking
+    /// what old keys signed (checkpoints, cosignatures), never for
+    /// accepting new messages.
+    pub fn all_signing_keys(&self) -> Vec<VerifyingKey> {
+        let mut out = vec![self.signing_key];
+        out.extend(self.previous.iter().rev().map(|p| p.signing_key));
+        out
     }
 
     /// Checks the fields serde cannot.

@@ -489,15 +489,21 @@ pub struct Opened {
 }
 
 impl Outer {
+    /// The key id of the encryption key the envelope is sealed to.
+    pub fn recipient_key_id(&self) -> &[u8] {
+        &self.cose.unprotected.key_id
+    }
+
     /// Checks addressing, decrypts with `me_key` and verifies the signature
-    /// with `sender_key`. `me` is this node; `peer` is the country the TLS
-    /// handshake authenticated.
+    /// with whichever of `sender_keys` the signature names (a sender has
+    /// two during a key rotation's overlap). `me` is this node; `peer` is
+    /// the country the TLS handshake authenticated.
     pub fn open(
         &self,
         me: Country,
         me_key: &DecryptionKey,
         peer: Country,
-        sender_key: &VerifyingKey,
+        sender_keys: &[VerifyingKey],
     ) -> Result<Opened, EnvelopeError> {
         if self.meta.to != me {
             return Err(EnvelopeError::WrongRecipient {
@@ -538,6 +544,8 @@ impl Outer {
         let sign1 = CoseSign1::from_tagged_slice(&sign1_bytes)
             .map_err(|e| EnvelopeError::Malformed(format!("inner COSE_Sign1: {e}")))?;
         check_sign1_headers(&sign1, CT_BODY)?;
+        let sender_key =
+            key_named(&sign1, sender_keys).ok_or(EnvelopeError::BadSignature(self.meta.from))?;
         sign1
             .verify_signature(b"", |sig, data| sender_key.verify(data, sig))
             .map_err(|_| EnvelopeError::BadSignature(self.meta.from))?;
@@ -555,6 +563,12 @@ impl Outer {
             form_cbor: form.into_vec(),
         })
     }
+}
+
+/// The key among `keys` whose id the signature's `kid` header names.
+fn key_named<'a>(sign1: &CoseSign1, keys: &'a [VerifyingKey]) -> Option<&'a VerifyingKey> {
+    let kid = sign1.protected.header.key_id.as_slice();
+    keys.iter().find(|k| k.key_id().as_slice() == kid)
 }
 
 fn check_sign1_headers(sign1: &CoseSign1, content_type: &str) -> Result<(), EnvelopeError> {
@@ -601,7 +615,7 @@ pub fn sign_receipt(r: &Receipt, signer: &SigningKey) -> Result<Vec<u8>, Envelop
 pub fn verify_receipt(
     receipt: &[u8],
     peer: Country,
-    peer_key: &VerifyingKey,
+    peer_keys: &[VerifyingKey],
     me: Country,
     id: MessageId,
     sent: &[u8],
@@ -612,6 +626,7 @@ pub fn verify_receipt(
     let sign1 = CoseSign1::from_tagged_slice(receipt)
         .map_err(|e| EnvelopeError::Malformed(format!("receipt is not a COSE_Sign1 ({e})")))?;
     check_sign1_headers(&sign1, CT_RECEIPT)?;
+    let peer_key = key_named(&sign1, peer_keys).ok_or(EnvelopeError::BadSignature(peer))?;
     sign1
         .verify_signature(b"", |sig, data| peer_key.verify(data, sig))
         .map_err(|_| EnvelopeError::BadSignature(peer))?;
@@ -698,7 +713,7 @@ mod tests {
         assert_eq!(outer.meta, m);
         outer.meta.check_agreement(&a).unwrap();
         let opened = outer
-            .open(al(), &k.al_dec, gr(), &k.gr_sign.verifying_key())
+            .open(al(), &k.al_dec, gr(), &[k.gr_sign.verifying_key()])
             .unwrap();
         assert_eq!(opened.form_cbor, b"\xa0");
         // Deterministic for a given seed.
@@ -715,16 +730,16 @@ mod tests {
         let outer = read_outer(&env).unwrap();
         let impostor = SigningKey::from_seed(&[9; 32]).verifying_key();
         assert_eq!(
-            outer.open(al(), &k.al_dec, gr(), &impostor).unwrap_err(),
+            outer.open(al(), &k.al_dec, gr(), &[impostor]).unwrap_err(),
             EnvelopeError::BadSignature(gr())
         );
         let other = DecryptionKey::from_bytes(&[5; 32]).unwrap();
         assert!(matches!(
-            outer.open(al(), &other, gr(), &k.gr_sign.verifying_key()),
+            outer.open(al(), &other, gr(), &[k.gr_sign.verifying_key()]),
             Err(EnvelopeError::NotForUs(_))
         ));
         assert!(matches!(
-            outer.open(gr(), &k.al_dec, gr(), &k.gr_sign.verifying_key()),
+            outer.open(gr(), &k.al_dec, gr(), &[k.gr_sign.verifying_key()]),
             Err(EnvelopeError::WrongRecipient { .. })
         ));
         assert!(matches!(
@@ -732,7 +747,7 @@ mod tests {
                 al(),
                 &k.al_dec,
                 "FR".parse().unwrap(),
-                &k.gr_sign.verifying_key()
+                &[k.gr_sign.verifying_key()]
             ),
             Err(EnvelopeError::SenderMismatch { .. })
         ));
@@ -773,7 +788,7 @@ mod tests {
             bad[i] ^= 0x01;
             let res = read_outer(&bad).and_then(|o| {
                 o.meta.check_agreement(&a)?;
-                o.open(al(), &k.al_dec, gr(), &k.gr_sign.verifying_key())
+                o.open(al(), &k.al_dec, gr(), &[k.gr_sign.verifying_key()])
             });
             if let Ok(opened) = res {
                 // A flip in an unprotected, unauthenticated spot that still
@@ -800,11 +815,16 @@ mod tests {
         };
         let bytes = sign_receipt(&r, &al_sign).unwrap();
         let vk = al_sign.verifying_key();
-        assert_eq!(verify_receipt(&bytes, al(), &vk, gr(), id, env).unwrap(), r);
-        assert!(verify_receipt(&bytes, al(), &vk, gr(), id, b"other").is_err());
-        assert!(verify_receipt(&bytes, al(), &vk, gr(), MessageId::new(6, [1; 10]), env).is_err());
+        assert_eq!(
+            verify_receipt(&bytes, al(), &[vk], gr(), id, env).unwrap(),
+            r
+        );
+        assert!(verify_receipt(&bytes, al(), &[vk], gr(), id, b"other").is_err());
+        assert!(
+            verify_receipt(&bytes, al(), &[vk], gr(), MessageId::new(6, [1; 10]), env).is_err()
+        );
         let wrong = SigningKey::from_seed(&[8; 32]).verifying_key();
-        assert!(verify_receipt(&bytes, al(), &wrong, gr(), id, env).is_err());
+        assert!(verify_receipt(&bytes, al(), &[wrong], gr(), id, env).is_err());
     }
 
     proptest::proptest! {

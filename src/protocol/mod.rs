@@ -18,6 +18,7 @@ pub mod id;
 pub mod keys;
 pub mod labels;
 pub mod language;
+pub mod rotation;
 pub mod schedule;
 pub mod signature;
 pub mod wire;

@@ -49,6 +49,9 @@ pub enum Request {
     Deliver(Vec<u8>),
     /// Deliver an envelope and offer the sender's checkpoint for witnessing.
     DeliverWitnessed(Vec<u8>, Witnessing),
+    /// Announce a key rotation (the COSE_Sign bytes; see
+    /// [`crate::protocol::rotation`]).
+    Rotate(Vec<u8>),
 }
 
 /// Why a receiver refused an envelope. The code is stable; the message is
@@ -155,6 +158,8 @@ pub enum Response {
     /// start from the size the receiver last cosigned: that size, so the
     /// sender can offer a proof from it next time.
     ReceiptKnownSize(Vec<u8>, u64),
+    /// A key rotation applied: the signed confirmation (COSE_Sign1 bytes).
+    RotationConfirmed(Vec<u8>),
     /// Refused.
     Reject(Rejection),
 }
@@ -162,6 +167,8 @@ pub enum Response {
 const T_DELIVER: u64 = 1;
 const T_RECEIPT: u64 = 1;
 const T_REJECT: u64 = 2;
+const T_ROTATE: u64 = 3;
+const T_CONFIRMED: u64 = 3;
 
 impl Request {
     /// `[1, envelope: bstr]` or `[1, envelope: bstr, checkpoint: tstr,
@@ -179,6 +186,10 @@ impl Request {
                 Value::Array(w.proof.iter().map(|h| Value::Bytes(h.to_vec())).collect()),
                 Value::Integer(w.from_size.into()),
             ])),
+            Request::Rotate(a) => encode_value(&Value::Array(vec![
+                Value::Integer(T_ROTATE.into()),
+                Value::Bytes(a.clone()),
+            ])),
         }
     }
 
@@ -188,6 +199,9 @@ impl Request {
         match items.as_slice() {
             [Value::Integer(t), Value::Bytes(env)] if u64::try_from(*t) == Ok(T_DELIVER) => {
                 Ok(Request::Deliver(env.clone()))
+            }
+            [Value::Integer(t), Value::Bytes(a)] if u64::try_from(*t) == Ok(T_ROTATE) => {
+                Ok(Request::Rotate(a.clone()))
             }
             [
                 Value::Integer(t),
@@ -226,7 +240,8 @@ impl Request {
                 ))
             }
             _ => Err(WireError::Malformed(
-                "expected [1, envelope] (a deliver request)".into(),
+                "expected [1, envelope] (a deliver request) or [3, announcement] (a key rotation)"
+                    .into(),
             )),
         }
     }
@@ -251,6 +266,10 @@ impl Response {
                 Value::Bytes(r.clone()),
                 Value::Integer((*n).into()),
             ]),
+            Response::RotationConfirmed(c) => Value::Array(vec![
+                Value::Integer(T_CONFIRMED.into()),
+                Value::Bytes(c.clone()),
+            ]),
             Response::Reject(r) => Value::Array(vec![
                 Value::Integer(T_REJECT.into()),
                 Value::Text(r.code.as_str().into()),
@@ -268,6 +287,9 @@ impl Response {
         match items.as_slice() {
             [Value::Integer(t), Value::Bytes(r)] if u64::try_from(*t) == Ok(T_RECEIPT) => {
                 Ok(Response::Receipt(r.clone()))
+            }
+            [Value::Integer(t), Value::Bytes(c)] if u64::try_from(*t) == Ok(T_CONFIRMED) => {
+                Ok(Response::RotationConfirmed(c.clone()))
             }
             [Value::Integer(t), Value::Bytes(r), Value::Text(c)]
                 if u64::try_from(*t) == Ok(T_RECEIPT) && c.len() <= MAX_NOTE =>
@@ -380,8 +402,11 @@ mod tests {
         assert_eq!(Response::decode(&c.encode().unwrap()).unwrap(), c);
         let k = Response::ReceiptKnownSize(vec![2], 40);
         assert_eq!(Response::decode(&k.encode().unwrap()).unwrap(), k);
+        let rot = Request::Rotate(vec![4; 40]);
+        assert_eq!(Request::decode(&rot.encode().unwrap()).unwrap(), rot);
         for resp in [
             Response::Receipt(vec![9; 10]),
+            Response::RotationConfirmed(vec![5; 12]),
             Response::Reject(Rejection {
                 code: RejectCode::AgreementMismatch,
                 message: "hash differs".into(),

@@ -27,6 +27,7 @@ const TREES: &[&str] = &[
     "witnessed",
     "cases",
     "deadlines",
+    "rotations",
 ];
 
 /// What a backup holds.

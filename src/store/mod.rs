@@ -16,11 +16,13 @@
 mod backup;
 mod durable;
 mod records;
+mod rotations;
 
 pub use backup::{BackupSummary, restore};
 
 pub use durable::GroupSync;
 pub use records::{Direction, MessageRecord, State};
+pub use rotations::RotationRecord;
 
 use crate::protocol::UnixTime;
 use crate::protocol::audit::{self, Chain, Event, Record};
@@ -87,6 +89,7 @@ pub struct Store {
     witnessed: sled::Tree,
     cases: sled::Tree,
     deadlines: sled::Tree,
+    rotations: sled::Tree,
     form_key: Zeroizing<[u8; 32]>,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
     /// The log file, kept open for fdatasync.
@@ -125,6 +128,7 @@ impl Store {
             witnessed: tree("witnessed")?,
             cases: tree("cases")?,
             deadlines: tree("deadlines")?,
+            rotations: tree("rotations")?,
             db,
             log: Mutex::new(LogState::default()),
             form_key: Zeroizing::new(*form_key),

@@ -8,6 +8,7 @@
 //! its response (see `proto-spec/transport.md`).
 
 mod pin;
+pub mod validity;
 
 pub use pin::{Pins, spki_pin};
 
@@ -54,13 +55,81 @@ pub enum TransportError {
     TooLarge,
 }
 
+/// One TLS identity: certificate and key, ready for either side.
+struct Identity {
+    cert: CertificateDer<'static>,
+    key: PrivatePkcs8KeyDer<'static>,
+    certified: Arc<rustls::sign::CertifiedKey>,
+}
+
+impl Identity {
+    fn new(
+        identity: &TlsIdentity,
+        provider: &rustls::crypto::CryptoProvider,
+    ) -> Result<Identity, TransportError> {
+        let cert = CertificateDer::from(identity.cert_der.clone());
+        let key = PrivatePkcs8KeyDer::from(identity.key_der.to_vec());
+        let signer = provider
+            .key_provider
+            .load_private_key(PrivateKeyDer::Pkcs8(key.clone_key()))
+            .map_err(cfg)?;
+        let certified = Arc::new(rustls::sign::CertifiedKey::new(vec![cert.clone()], signer));
+        Ok(Identity {
+            cert,
+            key,
+            certified,
+        })
+    }
+}
+
+/// The node's TLS identities: the current one and, during a key
+/// rotation, the one it replaces, which the server keeps presenting until
+/// every partner knows the new one.
+struct Identities {
+    current: Identity,
+    previous: Option<Identity>,
+    serve_previous: bool,
+}
+
+/// Picks the server certificate from [`Identities`] at each handshake.
+#[derive(Debug)]
+struct IdentityResolver(Arc<std::sync::RwLock<Identities>>);
+
+impl std::fmt::Debug for Identities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identities")
+            .field("previous", &self.previous.is_some())
+            .field("serve_previous", &self.serve_previous)
+            .finish()
+    }
+}
+
+fn read_ids(l: &std::sync::RwLock<Identities>) -> std::sync::RwLockReadGuard<'_, Identities> {
+    match l.read() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl rustls::server::ResolvesServerCert for IdentityResolver {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let ids = read_ids(&self.0);
+        match (&ids.previous, ids.serve_previous) {
+            (Some(p), true) => Some(p.certified.clone()),
+            _ => Some(ids.current.certified.clone()),
+        }
+    }
+}
+
 /// The node's QUIC endpoint, server and client at once.
 pub struct Transport {
     endpoint: quinn::Endpoint,
     pins: Arc<Pins>,
     provider: Arc<rustls::crypto::CryptoProvider>,
-    cert: CertificateDer<'static>,
-    key: PrivatePkcs8KeyDer<'static>,
+    identities: Arc<std::sync::RwLock<Identities>>,
 }
 
 fn cfg<E: std::fmt::Display>(e: E) -> TransportError {
@@ -84,15 +153,17 @@ impl Transport {
         pins: Arc<Pins>,
     ) -> Result<Transport, TransportError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cert = CertificateDer::from(identity.cert_der.clone());
-        let key = PrivatePkcs8KeyDer::from(identity.key_der.to_vec());
+        let identities = Arc::new(std::sync::RwLock::new(Identities {
+            current: Identity::new(identity, &provider)?,
+            previous: None,
+            serve_previous: false,
+        }));
         let verifier = Arc::new(pin::ClientPinVerifier::new(pins.clone(), provider.clone()));
         let mut tls = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(cfg)?
             .with_client_cert_verifier(verifier)
-            .with_single_cert(vec![cert.clone()], PrivateKeyDer::Pkcs8(key.clone_key()))
-            .map_err(cfg)?;
+            .with_cert_resolver(Arc::new(IdentityResolver(identities.clone())));
         tls.alpn_protocols = vec![ALPN.to_vec()];
         tls.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         tls.send_tls13_tickets = 0;
@@ -109,9 +180,40 @@ impl Transport {
             endpoint,
             pins,
             provider,
-            cert,
-            key,
+            identities,
         })
+    }
+
+    /// Puts new TLS identities in force for the next handshakes: `current`,
+    /// and the one it replaced while partners may not know the new one
+    /// yet. With `serve_previous` the server side keeps presenting the
+    /// previous one.
+    pub fn set_identities(
+        &self,
+        current: &TlsIdentity,
+        previous: Option<&TlsIdentity>,
+        serve_previous: bool,
+    ) -> Result<(), TransportError> {
+        let ids = Identities {
+            current: Identity::new(current, &self.provider)?,
+            previous: previous
+                .map(|p| Identity::new(p, &self.provider))
+                .transpose()?,
+            serve_previous,
+        };
+        match self.identities.write() {
+            Ok(mut g) => *g = ids,
+            Err(p) => *p.into_inner() = ids,
+        }
+        Ok(())
+    }
+
+    /// Whether the server presents the previous certificate; switches it.
+    pub fn serve_previous(&self, on: bool) {
+        match self.identities.write() {
+            Ok(mut g) => g.serve_previous = on,
+            Err(p) => p.into_inner().serve_previous = on,
+        }
     }
 
     /// The bound address.
@@ -131,7 +233,20 @@ impl Transport {
         endpoint: &str,
         pin: SpkiPin,
     ) -> Result<quinn::Connection, TransportError> {
-        self.connect_alpn(endpoint, pin, ALPN).await
+        self.connect_with(endpoint, &[pin], false, ALPN).await
+    }
+
+    /// Connects to `endpoint`, accepting a server certificate matching any
+    /// of `pins`, presenting the previous identity (during a rotation, to
+    /// a partner that does not know the new one yet) or the current one.
+    pub async fn connect_as(
+        &self,
+        endpoint: &str,
+        pins: &[SpkiPin],
+        previous_identity: bool,
+    ) -> Result<quinn::Connection, TransportError> {
+        self.connect_with(endpoint, pins, previous_identity, ALPN)
+            .await
     }
 
     /// As [`Transport::connect`], offering `alpn` instead of this
@@ -143,21 +258,39 @@ impl Transport {
         pin: SpkiPin,
         alpn: &[u8],
     ) -> Result<quinn::Connection, TransportError> {
+        self.connect_with(endpoint, &[pin], false, alpn).await
+    }
+
+    async fn connect_with(
+        &self,
+        endpoint: &str,
+        pins: &[SpkiPin],
+        previous_identity: bool,
+        alpn: &[u8],
+    ) -> Result<quinn::Connection, TransportError> {
         let addr = tokio::net::lookup_host(endpoint)
             .await
             .map_err(|_| TransportError::Resolve(endpoint.to_string()))?
             .next()
             .ok_or_else(|| TransportError::Resolve(endpoint.to_string()))?;
-        let verifier = Arc::new(pin::ServerPinVerifier::new(pin, self.provider.clone()));
+        let verifier = Arc::new(pin::ServerPinVerifier::new(
+            pins.to_vec(),
+            self.provider.clone(),
+        ));
+        let (cert, key) = {
+            let ids = read_ids(&self.identities);
+            let id = match (&ids.previous, previous_identity) {
+                (Some(p), true) => p,
+                _ => &ids.current,
+            };
+            (id.cert.clone(), id.key.clone_key())
+        };
         let mut tls = rustls::ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(cfg)?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
-            .with_client_auth_cert(
-                vec![self.cert.clone()],
-                PrivateKeyDer::Pkcs8(self.key.clone_key()),
-            )
+            .with_client_auth_cert(vec![cert], PrivateKeyDer::Pkcs8(key))
             .map_err(cfg)?;
         tls.alpn_protocols = vec![alpn.to_vec()];
         tls.resumption = rustls::client::Resumption::disabled();
@@ -182,6 +315,18 @@ impl Transport {
             .ok()?;
         let pin = spki_pin(certs.first()?.as_ref()).ok()?;
         self.pins.lookup(&pin)
+    }
+
+    /// When the certificate the other end of `conn` presented expires
+    /// (Unix seconds).
+    pub fn peer_certificate_expiry(&self, conn: &quinn::Connection) -> Option<i64> {
+        let certs = conn
+            .peer_identity()?
+            .downcast::<Vec<CertificateDer<'static>>>()
+            .ok()?;
+        validity::validity(certs.first()?.as_ref())
+            .ok()
+            .map(|v| v.not_after)
     }
 
     /// The pins in force.

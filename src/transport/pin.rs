@@ -20,35 +20,72 @@ pub fn spki_pin(cert_der: &[u8]) -> Result<SpkiPin, String> {
     Ok(SpkiPin::of_spki(cert.subject_public_key_info().as_ref()))
 }
 
-/// The pins this node accepts, each mapped to its peer's country. Replaced
-/// whole when peers change.
+/// The pins this node accepts, each mapped to its peer's country and, for
+/// a pin replaced by a key rotation, the end of its overlap (Unix seconds).
+/// Replaced whole when peers change.
 #[derive(Debug, Default)]
-pub struct Pins(RwLock<HashMap<[u8; 32], Country>>);
+pub struct Pins(RwLock<HashMap<[u8; 32], PinEntry>>);
+
+/// A pinned peer and, for a replaced pin, the end of its overlap.
+type PinEntry = (Country, Option<i64>);
 
 impl Pins {
-    /// A pin set from `(pin, country)` pairs.
+    /// A pin set from `(pin, country)` pairs, none expiring.
     pub fn new(pins: impl IntoIterator<Item = (SpkiPin, Country)>) -> Pins {
         Pins(RwLock::new(
-            pins.into_iter().map(|(p, c)| (p.0, c)).collect(),
+            pins.into_iter().map(|(p, c)| (p.0, (c, None))).collect(),
         ))
     }
 
-    /// Replaces every pin.
-    pub fn replace(&self, pins: impl IntoIterator<Item = (SpkiPin, Country)>) {
-        let map = pins.into_iter().map(|(p, c)| (p.0, c)).collect();
+    /// Replaces every pin; a pin with an end is accepted only before it.
+    pub fn replace(&self, pins: impl IntoIterator<Item = (SpkiPin, Country, Option<i64>)>) {
+        let map = pins.into_iter().map(|(p, c, u)| (p.0, (c, u))).collect();
         match self.0.write() {
             Ok(mut g) => *g = map,
             Err(poisoned) => *poisoned.into_inner() = map,
         }
     }
 
-    /// The country pinned to `pin`.
+    /// The country pinned to `pin`, whether or not its overlap has ended
+    /// (for a connection already established).
     pub fn lookup(&self, pin: &SpkiPin) -> Option<Country> {
+        self.lookup_at(pin, None)
+    }
+
+    /// The country pinned to `pin` if it is accepted at `now` (Unix
+    /// seconds; `None`: ignore overlap ends).
+    pub fn lookup_at(&self, pin: &SpkiPin, now: Option<i64>) -> Option<Country> {
+        let accepted = |(c, until): &(Country, Option<i64>)| match (now, until) {
+            (Some(n), Some(u)) if n >= *u => None,
+            _ => Some(*c),
+        };
         match self.0.read() {
-            Ok(g) => g.get(&pin.0).copied(),
-            Err(poisoned) => poisoned.into_inner().get(&pin.0).copied(),
+            Ok(g) => g.get(&pin.0).and_then(accepted),
+            Err(poisoned) => poisoned.into_inner().get(&pin.0).and_then(accepted),
         }
     }
+}
+
+/// Refuses a certificate outside its validity period at `now`, saying
+/// when it expired (or starts).
+fn check_validity(
+    cert: &CertificateDer<'_>,
+    now: UnixTime,
+    whose: &str,
+) -> Result<(), rustls::Error> {
+    let v = super::validity::validity(cert.as_ref())
+        .map_err(|e| refuse(format!("{whose} certificate: {e}")))?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if now > v.not_after {
+        return Err(refuse(format!(
+            "{whose} certificate expired on {}; its node must renew it (`nfp-node keys rotate --tls`)",
+            v.not_after_text()
+        )));
+    }
+    if now < v.not_before {
+        return Err(refuse(format!("{whose} certificate is not valid yet")));
+    }
+    Ok(())
 }
 
 fn refuse(msg: String) -> rustls::Error {
@@ -69,15 +106,19 @@ fn verify13(
     )
 }
 
-/// Client side: the server must present exactly the pinned key.
+/// Client side: the server must present one of the keys pinned for the
+/// peer dialled (two during a key rotation's overlap).
 #[derive(Debug)]
 pub(crate) struct ServerPinVerifier {
-    expected: SpkiPin,
+    expected: Vec<SpkiPin>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl ServerPinVerifier {
-    pub(crate) fn new(expected: SpkiPin, provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
+    pub(crate) fn new(
+        expected: Vec<SpkiPin>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Self {
         ServerPinVerifier { expected, provider }
     }
 }
@@ -89,17 +130,20 @@ impl ServerCertVerifier for ServerPinVerifier {
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let pin = spki_pin(end_entity).map_err(refuse)?;
-        if pin == self.expected {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(refuse(format!(
+        if !self.expected.contains(&pin) {
+            return Err(refuse(format!(
                 "server certificate {pin} does not match the pinned {}",
                 self.expected
-            )))
+                    .first()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default()
+            )));
         }
+        check_validity(end_entity, now, "the server's")?;
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -157,16 +201,17 @@ impl ClientCertVerifier for ClientPinVerifier {
         &self,
         end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         let pin = spki_pin(end_entity).map_err(refuse)?;
-        if self.pins.lookup(&pin).is_some() {
-            Ok(ClientCertVerified::assertion())
-        } else {
-            Err(refuse(format!(
+        let at = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        let Some(peer) = self.pins.lookup_at(&pin, Some(at)) else {
+            return Err(refuse(format!(
                 "client certificate {pin} is not pinned by any agreement"
-            )))
-        }
+            )));
+        };
+        check_validity(end_entity, now, &format!("{peer}'s"))?;
+        Ok(ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

@@ -389,7 +389,8 @@ impl Forger {
             al_enc: al_card.encryption_key.clone(),
             al_sign: al_card.signing_key,
             gr_sign: gr.signing,
-            agreement: Agreement::from_toml(AGREEMENT).unwrap(),
+            agreement: Agreement::from_toml(&std::fs::read_to_string(&p.agreement).unwrap())
+                .unwrap(),
         }
     }
 
@@ -436,5 +437,18 @@ impl Forger {
 
     pub fn deliver(&self, envelope: Vec<u8>) -> Response {
         self.frame(&Request::Deliver(envelope).encode().unwrap())
+    }
+}
+
+/// Waits up to `secs` seconds for `f` to hold, failing the test with
+/// `what` if it never does.
+pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }

@@ -91,8 +91,9 @@ pub struct Trust {
     pub origin: String,
     /// Key name of the log's checkpoint signatures.
     pub log_name: String,
-    /// The log's checkpoint key.
-    pub log_key: VerifyingKey,
+    /// The log's checkpoint keys: its key now and the keys key rotations
+    /// replaced (a checkpoint signed by any of them verifies).
+    pub log_keys: Vec<VerifyingKey>,
     /// Witnesses whose cosignatures count (typically the peers' keys).
     pub witnesses: Vec<Witness>,
     /// If set, an entry appended after a cosigned checkpoint may be dated at
@@ -240,8 +241,14 @@ fn check_checkpoints(
         let at = |kind, detail: String| failure(kind, None, Some(k), detail);
         let note = parse_note(&sc.note)
             .map_err(|e| at(FailureKind::MalformedCheckpoint, e.to_string()))?;
-        note.verify(&trust.log_name, &trust.log_key)
-            .map_err(|e| at(FailureKind::ForgedCheckpoint, e.to_string()))?;
+        let mut signed = Err(NoteError::NoSignatures);
+        for key in &trust.log_keys {
+            signed = note.verify(&trust.log_name, key);
+            if signed.is_ok() {
+                break;
+            }
+        }
+        signed.map_err(|e| at(FailureKind::ForgedCheckpoint, e.to_string()))?;
         let cp = Checkpoint::parse_body(&note.text)
             .map_err(|e| at(FailureKind::MalformedCheckpoint, e.to_string()))?;
         if cp.origin != trust.origin {
@@ -670,7 +677,7 @@ mod tests {
         Trust {
             origin: ORIGIN.into(),
             log_name: ORIGIN.into(),
-            log_key: log_sk().verifying_key(),
+            log_keys: vec![log_sk().verifying_key()],
             witnesses: vec![Witness {
                 name: WITNESS.into(),
                 key: wit_sk().verifying_key(),

@@ -100,6 +100,16 @@ pub enum Event {
     AgreementSigned,
     /// A child's return was recorded and follow-ups scheduled.
     FollowUpsScheduled,
+    /// This node rotated its keys.
+    KeysRotated,
+    /// This node revoked its keys as compromised (and rotated them).
+    KeysRevoked,
+    /// A partner confirmed this node's key rotation.
+    RotationConfirmed,
+    /// A key rotation was refused (by a partner, or of a partner's).
+    RotationRefused,
+    /// A partner's key rotation was verified and applied.
+    PeerKeysRotated,
 }
 
 impl Event {
@@ -131,6 +141,11 @@ impl Event {
         Event::DeadlineOverdue,
         Event::AgreementSigned,
         Event::FollowUpsScheduled,
+        Event::KeysRotated,
+        Event::KeysRevoked,
+        Event::RotationConfirmed,
+        Event::RotationRefused,
+        Event::PeerKeysRotated,
     ];
 
     /// Stable code written in entries.
@@ -162,6 +177,11 @@ impl Event {
             Event::DeadlineOverdue => "deadline-overdue",
             Event::AgreementSigned => "agreement-signed",
             Event::FollowUpsScheduled => "follow-ups-scheduled",
+            Event::KeysRotated => "keys-rotated",
+            Event::KeysRevoked => "keys-revoked",
+            Event::RotationConfirmed => "rotation-confirmed",
+            Event::RotationRefused => "rotation-refused",
+            Event::PeerKeysRotated => "peer-keys-rotated",
         }
     }
 
