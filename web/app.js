@@ -338,7 +338,7 @@
           h('td', {}, h('strong', { text: p.country }), ' ', p.name, h('div', { class: 'small muted mono', text: p.endpoint })),
           h('td', {}, conn),
           h('td', {}, hl.last_contact ? when(hl.last_contact) : 'never', hl.last_contact ? h('div', { class: 'small muted', text: relative(hl.last_contact) }) : null),
-          h('td', { text: hl.certificate_expires ? when(hl.certificate_expires) : 'not known (no open connection)' }),
+          h('td', {}, hl.certificate_expires ? when(hl.certificate_expires) : 'not known yet', hl.certificate_expires ? h('div', { class: 'small muted', text: relative(hl.certificate_expires) }) : null),
           h('td', {}, p.queued > 0 ? badge(String(p.queued), 'warn') : '0'),
           h('td', {}, p.agreement.id + ' v' + p.agreement.version));
       }), 'No peer is registered yet.');

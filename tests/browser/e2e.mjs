@@ -345,6 +345,9 @@ async function main() {
     if (!/\d{4}-\d\d-\d\d/.test(row.split('Social inquiry request')[1] || '')) fail(`no deadline in the inbox row: ${row}`);
     log('AL inbox shows the request with its deadline');
     await alPage.locator('text=we owe').first().waitFor();
+    const peerRow = await alPage.textContent('section:has(h2:text-is("Peers")) tbody tr');
+    if (!/connected/.test(peerRow) || /never|not known/.test(peerRow)) fail(`peer health on AL: ${peerRow}`);
+    log('AL dashboard: GR connected, last contact and certificate expiry known');
     await shot(alPage, 'dashboard');
     await alPage.click(`tr[data-message="${id}"]`);
     await alPage.locator(`li[data-message="${id}"]`).getByText('We owe an answer by').waitFor();
