@@ -911,10 +911,17 @@
         ...fits.map((m) => h('option', { value: m.id, selected: m.id === wanted }, kindLabel(m.kind) + ' ' + (m.direction === 'in' ? 'from ' : 'to ') + m.peer + ' \u2014 ' + m.id)));
     }
 
+    // The latest call wins: a kind chosen, then a file loaded, must not
+    // end with the first call's empty form drawn over the second's.
+    let formGen = 0;
+
     async function loadForm(initial) {
+      const mine = ++formGen;
       const kind = kindSel.value;
       formHost.replaceChildren(h('p', { class: 'muted', text: 'Loading the form…' }));
-      root = await api('GET', '/v1/forms/' + encodeURIComponent(kind) + '/schema');
+      const schema = await api('GET', '/v1/forms/' + encodeURIComponent(kind) + '/schema');
+      if (mine !== formGen) return false;
+      root = schema;
       builder = makeFormBuilder(kind, root);
       const top = builder.widget(root, '', '', true, initial);
       builder.top = top;
@@ -923,9 +930,11 @@
         top.el);
       status.replaceChildren();
       refreshReplies();
+      return true;
     }
 
     async function check() {
+      if (!builder || !builder.top) return { ok: false };
       const form = builder.top.get() || {};
       try {
         await api('POST', '/v1/forms/' + encodeURIComponent(kindSel.value) + '/validate', form);
@@ -986,7 +995,7 @@
         return;
       }
       fileInput.value = '';
-      await loadForm(parsed);
+      if (!(await loadForm(parsed))) return;
       const lost = missingPaths(parsed, builder.top.get() || {}, '');
       const r = await check();
       if (lost.length) {
