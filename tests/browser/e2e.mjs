@@ -11,7 +11,8 @@
 // Screenshots of the main screens go to docs/screenshots/.
 //
 // Usage: node e2e.mjs   (after `cargo build`; NFP_NODE_BIN overrides the
-// binary, CHROMIUM the browser, NFP_KEEP=1 keeps the temporary homes).
+// binary, CHROMIUM the browser, NFP_SCREENSHOTS the directory the
+// screenshots go to, NFP_KEEP=1 keeps the temporary homes).
 
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
@@ -26,7 +27,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 const BIN = process.env.NFP_NODE_BIN || path.join(repo, 'target', 'debug', 'nfp-node');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(repo, 'docs', 'screenshots');
+const SHOTS = process.env.NFP_SCREENSHOTS || path.join(repo, 'docs', 'screenshots');
 const AGREEMENT = path.join(repo, 'config', 'agreements', 'AL-GR.toml');
 const started = Date.now();
 
@@ -160,7 +161,7 @@ async function twoNodes(dir) {
 async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
-  log(`screenshot docs/screenshots/${name}.png`);
+  log(`screenshot ${path.relative(repo, path.join(SHOTS, name + '.png'))}`);
 }
 
 async function signIn(page, node, token) {
