@@ -450,6 +450,16 @@ fn metrics_and_health_follow_a_real_exchange() {
         ),
         Some(1.0)
     );
+    // Certificates: this node's own, and GR's as seen in the handshake.
+    let now = jiff::Timestamp::now().as_second() as f64;
+    let own = value(
+        &after,
+        "nfp_certificate_expiry_seconds",
+        &[("party", "self")],
+    );
+    assert!(own.is_some_and(|t| t > now), "{text}");
+    let gr_cert = value(&after, "nfp_certificate_expiry_seconds", &[("party", "GR")]);
+    assert!(gr_cert.is_some_and(|t| t > now), "{text}");
     assert!(!text.contains(case), "a case reference leaked: {text}");
     assert!(!text.contains(&id), "a message id leaked: {text}");
 

@@ -15,7 +15,6 @@ use crate::store::{Direction, State, StoreError};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The `Content-Type` of the exposition.
@@ -93,8 +92,6 @@ impl Histogram {
 pub struct Metrics {
     delivery_latency: Histogram,
     handshake_failures: AtomicU64,
-    /// Certificate expiry (Unix seconds) by party: `self` or a country.
-    certificate_expiry: Mutex<BTreeMap<String, i64>>,
     /// One scrape at a time reads the store.
     scrape: tokio::sync::Mutex<()>,
 }
@@ -104,7 +101,6 @@ impl Default for Metrics {
         Metrics {
             delivery_latency: Histogram::new(&LATENCY_BUCKETS_MS),
             handshake_failures: AtomicU64::new(0),
-            certificate_expiry: Mutex::new(BTreeMap::new()),
             scrape: tokio::sync::Mutex::new(()),
         }
     }
@@ -119,18 +115,6 @@ impl Metrics {
     /// A TLS handshake was refused.
     pub fn handshake_failed(&self) {
         self.handshake_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Records when a certificate expires (Unix seconds): this node's own
-    /// (`None`) or the one pinned for `peer`.
-    pub fn set_certificate_expiry(&self, peer: Option<Country>, not_after: i64) {
-        let party = peer.map_or_else(|| "self".to_string(), |c| c.as_str().to_string());
-        lock(&self.certificate_expiry).insert(party, not_after);
-    }
-
-    /// Forgets a peer's certificate (the peer was removed).
-    pub fn forget_certificate(&self, peer: Country) {
-        lock(&self.certificate_expiry).remove(peer.as_str());
     }
 
     /// The latency histogram as it stands.
@@ -254,6 +238,8 @@ struct Gauges {
     overdue: BTreeMap<(&'static str, Country), u64>,
     audit_entries: u64,
     checkpoint_size: u64,
+    /// Certificate expiry (Unix seconds) by party: `self` or a country.
+    certificates: BTreeMap<String, i64>,
 }
 
 fn gather(node: &Node) -> Result<Gauges, StoreError> {
@@ -294,6 +280,14 @@ fn gather(node: &Node) -> Result<Gauges, StoreError> {
     }
     g.audit_entries = node.store.audit_snapshot().0;
     g.checkpoint_size = node.store.latest_checkpoint()?.map_or(0, |(s, _)| s);
+    // This node's certificate from its file; a peer's as last seen in a
+    // handshake with it.
+    if let Ok(t) = node.home.certificate_expiry() {
+        g.certificates.insert("self".into(), t);
+    }
+    for (peer, t) in lock(&node.peer_cert_expiry).iter() {
+        g.certificates.insert(peer.as_str().to_string(), *t);
+    }
     Ok(g)
 }
 
@@ -397,7 +391,7 @@ fn render(node: &Node, g: &Gauges) -> String {
         "gauge",
         "When a TLS certificate expires, as a Unix time: this node's own (party=\"self\") or a peer's.",
     );
-    for (party, at) in lock(&node.metrics.certificate_expiry).iter() {
+    for (party, at) in &g.certificates {
         e.sample(
             "nfp_certificate_expiry_seconds",
             &[("party", party)],
@@ -566,20 +560,6 @@ nfp_lat_seconds_bucket{le=\"+Inf\"} 2\n\
 nfp_lat_seconds_sum 5.04\n\
 nfp_lat_seconds_count 2\n";
         assert_eq!(text, expected);
-    }
-
-    #[test]
-    fn certificate_expiry_is_keyed_by_party() {
-        let m = Metrics::default();
-        let gr: Country = match "GR".parse() {
-            Ok(c) => c,
-            Err(_) => return,
-        };
-        m.set_certificate_expiry(None, 100);
-        m.set_certificate_expiry(Some(gr), 200);
-        assert_eq!(lock(&m.certificate_expiry).get("GR"), Some(&200));
-        m.forget_certificate(gr);
-        assert_eq!(lock(&m.certificate_expiry).len(), 1);
     }
 
     #[test]
