@@ -272,6 +272,23 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
     tasks.spawn(witness::checkpointer(node.clone()));
     tasks.spawn(deadlines::watch(node.clone()));
     tasks.spawn(rotation::watch(node.clone()));
+    if let Some(m) = node.store.migrated() {
+        node.audit(
+            Event::StoreMigrated,
+            Record {
+                detail: Some(format!(
+                    "schema {} -> {}; backup {}",
+                    m.from,
+                    m.to,
+                    m.backup
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                )),
+                ..Record::default()
+            },
+        );
+    }
     tracing::info!(country = %node.me, quic = ?quic_addr, api = %api_addr, "node started");
     Ok(Running {
         node,

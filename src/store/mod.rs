@@ -66,11 +66,27 @@ pub enum StoreError {
 }
 
 /// The store layout this binary writes. A newer binary migrates older
-/// layouts on open (none exist yet); an older binary refuses a newer one.
-pub const SCHEMA_VERSION: u64 = 1;
+/// layouts on open, after a backup; an older binary refuses a newer one.
+///
+/// - 1: the first layout.
+/// - 2: key rotations (`rotations` tree); deadlines may name a follow-up
+///   schedule; case records may hold the child's return. A schema 1
+///   binary cannot read the last two, hence the new number.
+pub const SCHEMA_VERSION: u64 = 2;
 
 fn io<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Io(e.to_string())
+}
+
+/// A migration made when the store was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// Schema found.
+    pub from: u64,
+    /// Schema now.
+    pub to: u64,
+    /// The backup taken first.
+    pub backup: PathBuf,
 }
 
 /// The store of one node.
@@ -96,6 +112,8 @@ pub struct Store {
     db_file: std::sync::OnceLock<Option<std::fs::File>>,
     /// Whether the directory entries have been synced since open.
     dir_synced: std::sync::atomic::AtomicBool,
+    /// The migration this open made, if any.
+    migrated: Option<Migration>,
     /// Every write holds this shared; a backup holds it exclusively.
     write_gate: std::sync::RwLock<()>,
 }
@@ -136,8 +154,9 @@ impl Store {
             write_gate: std::sync::RwLock::new(()),
             db_file: std::sync::OnceLock::new(),
             dir_synced: std::sync::atomic::AtomicBool::new(false),
+            migrated: None,
         };
-        store.check_schema().map_err(|e| open_err(e.to_string()))?;
+        let found = store.check_schema().map_err(|e| open_err(e.to_string()))?;
         let chain = store.recover_chain().map_err(|e| open_err(e.to_string()))?;
         let log = store
             .rebuild_log(chain)
@@ -146,7 +165,60 @@ impl Store {
         store
             .reconcile_outbox()
             .map_err(|e| open_err(e.to_string()))?;
+        let mut store = store;
+        if found < SCHEMA_VERSION {
+            store.migrated = Some(store.migrate(found).map_err(|e| {
+                open_err(format!(
+                    "migrating the store from schema {found} to {SCHEMA_VERSION} failed: {e}"
+                ))
+            })?);
+        }
         Ok(store)
+    }
+
+    /// The migration this open made, if it found an older layout.
+    pub fn migrated(&self) -> Option<&Migration> {
+        self.migrated.as_ref()
+    }
+
+    /// Brings a store of schema `from` to [`SCHEMA_VERSION`]: first a
+    /// backup beside the store (restorable with `nfp-node restore` by the
+    /// old binary), then each step, then the new version, synced.
+    fn migrate(&self, from: u64) -> Result<Migration, StoreError> {
+        let stamp = jiff::Timestamp::now().as_second();
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "store".into());
+        let backup = self
+            .path
+            .with_file_name(format!("{name}-schema{from}-{stamp}.backup"));
+        self.backup(&backup)?;
+        for version in from..SCHEMA_VERSION {
+            // One step per version; each leaves the data readable by the
+            // next.
+            if version == 1 {
+                self.check_deadlines_decode()?;
+            }
+        }
+        let meta = self.db.open_tree("meta").map_err(io)?;
+        meta.insert(b"schema", &SCHEMA_VERSION.to_be_bytes())
+            .map_err(io)?;
+        self.sync()?;
+        tracing::warn!(from, to = SCHEMA_VERSION, backup = %backup.display(), "store migrated");
+        Ok(Migration {
+            from,
+            to: SCHEMA_VERSION,
+            backup,
+        })
+    }
+
+    /// Schema 1 to 2: every deadline record must read under the new
+    /// layout (which only adds a field with a default); a record that does
+    /// not stops the migration before anything changes.
+    fn check_deadlines_decode(&self) -> Result<(), StoreError> {
+        self.deadlines().map(|_| ())
     }
 
     fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
@@ -172,13 +244,14 @@ impl Store {
 
     /// Checks the store's schema version: writes it into a new store, and
     /// refuses a store written by a newer version of the node.
-    fn check_schema(&self) -> Result<(), StoreError> {
+    /// Returns the version found (a new store gets the current one).
+    fn check_schema(&self) -> Result<u64, StoreError> {
         let meta = self.db.open_tree("meta").map_err(io)?;
         match meta.get(b"schema").map_err(io)? {
             None => {
                 meta.insert(b"schema", &SCHEMA_VERSION.to_be_bytes())
                     .map_err(io)?;
-                Ok(())
+                Ok(SCHEMA_VERSION)
             }
             Some(v) => {
                 let found = be_u64(&v)?;
@@ -187,7 +260,7 @@ impl Store {
                         "the store was written by a newer nfp-node (schema {found}); this binary reads schema {SCHEMA_VERSION} and older: upgrade the binary"
                     )))
                 } else {
-                    Ok(())
+                    Ok(found)
                 }
             }
         }

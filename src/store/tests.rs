@@ -124,6 +124,33 @@ fn the_outbox_is_reconciled_with_the_records_on_open() {
 }
 
 #[test]
+fn an_older_store_is_backed_up_and_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let s = Store::open(&path, &[7; 32]).unwrap();
+        s.append_audit(Event::NodeInitialised, Record::default(), 1_800_000_000)
+            .unwrap();
+        let meta = s.db.open_tree("meta").unwrap();
+        meta.insert(b"schema", &1u64.to_be_bytes()).unwrap();
+        s.sync().unwrap();
+    }
+    let s = Store::open(&path, &[7; 32]).unwrap();
+    let m = s.migrated().expect("migrated").clone();
+    assert_eq!((m.from, m.to), (1, SCHEMA_VERSION));
+    assert!(m.backup.exists(), "{}", m.backup.display());
+    assert_eq!(s.audit_head().size, 1);
+    drop(s);
+    // The backup restores into a store of the old layout.
+    let back = dir.path().join("restored");
+    let summary = super::restore(&m.backup, &back, &[7; 32]).unwrap();
+    assert_eq!(summary.audit_entries, 1);
+    // Opened again, nothing more to do.
+    let s = Store::open(&path, &[7; 32]).unwrap();
+    assert!(s.migrated().is_none());
+}
+
+#[test]
 fn a_store_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -95,6 +95,18 @@ impl TestNode {
         }
     }
 
+    /// A node whose home already exists at `home`, on the given ports.
+    pub fn existing(home: PathBuf, cc: &str, api_port: u16, quic_port: u16) -> TestNode {
+        TestNode {
+            country: cc.into(),
+            log: home.with_extension("log"),
+            home,
+            api_port,
+            quic_port,
+            child: None,
+        }
+    }
+
     pub fn home_str(&self) -> &str {
         self.home.to_str().unwrap()
     }

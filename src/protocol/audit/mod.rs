@@ -110,6 +110,8 @@ pub enum Event {
     RotationRefused,
     /// A partner's key rotation was verified and applied.
     PeerKeysRotated,
+    /// The store was migrated to a newer layout (after a backup).
+    StoreMigrated,
 }
 
 impl Event {
@@ -146,6 +148,7 @@ impl Event {
         Event::RotationConfirmed,
         Event::RotationRefused,
         Event::PeerKeysRotated,
+        Event::StoreMigrated,
     ];
 
     /// Stable code written in entries.
@@ -182,6 +185,7 @@ impl Event {
             Event::RotationConfirmed => "rotation-confirmed",
             Event::RotationRefused => "rotation-refused",
             Event::PeerKeysRotated => "peer-keys-rotated",
+            Event::StoreMigrated => "store-migrated",
         }
     }
 
