@@ -1,7 +1,11 @@
-//! The local operator API: HTTP/1.1 with JSON on a loopback address, every
-//! request but `/v1/health` authorised by the bearer token in
-//! `HOME/keys/api.token`. The CLI, the demo and the tests all use it
-//! through [`client::Client`]. Documented in `docs/api.md`.
+//! The local operator API: HTTP/1.1 with JSON on a loopback address. Every
+//! request carries a bearer token (a person's own, or the built-in admin's
+//! in `HOME/keys/api.token`) that decides the caller's role, except
+//! `/v1/health`, `/healthz` and the web interface's files at `/`, which
+//! hold no data; `/metrics` needs a token like the rest. The CLI, the demo
+//! and the tests all use it through [`client::Client`]. Documented in
+//! `docs/api.md` (prose) and `docs/api.yaml` (OpenAPI 3.1, checked against
+//! the routes and a running node by `tests/openapi.rs`).
 
 pub mod client;
 pub mod keys;
