@@ -478,9 +478,17 @@ fn the_spec_is_consistent() {
     );
     assert_eq!(spec["security"], json!([{"bearerAuth": []}]));
     let error_ref = json!({"$ref": "#/components/schemas/Error"});
+    let mut ids = BTreeSet::new();
     for (method, path, op) in operations(&spec) {
         let at = format!("{method} {path}");
         assert!(op["summary"].is_string(), "{at}: no summary");
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: no operationId"));
+        assert!(
+            ids.insert(id.to_string()),
+            "{at}: operationId {id} is used twice"
+        );
         for p in op["parameters"]
             .as_array()
             .into_iter()
@@ -743,6 +751,23 @@ impl Contract<'_> {
         }
         let op = &self.checker.spec["paths"][template][method];
         assert!(op.is_object(), "{method} {template} is not in the spec");
+        // A body the node accepted must fit the documented request body.
+        let request_schema = &op["requestBody"]["content"]["application/json"]["schema"];
+        if (200..300).contains(&a.status)
+            && !request_schema.is_null()
+            && let Some(sent) = body.filter(|b| !b.is_empty())
+        {
+            let mut errors = Vec::new();
+            match serde_json::from_slice::<Value>(sent) {
+                Ok(v) => self
+                    .checker
+                    .check(request_schema, &v, "request", &mut errors),
+                Err(e) => errors.push(format!("request: accepted a body that is not JSON: {e}")),
+            }
+            for e in errors {
+                self.problems.push(format!("{at}: {e}"));
+            }
+        }
         self.check_answer(&at, &op["responses"], &a)
     }
 
