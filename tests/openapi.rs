@@ -1295,7 +1295,7 @@ fn the_running_api_matches_the_spec() {
     let uncalled: Vec<_> = spec_routes(&spec).difference(&c.called).cloned().collect();
     assert!(
         c.problems.is_empty() && uncalled.is_empty(),
-        "the running API does not match docs/api.yaml:\n{}\noperations this test never called: {uncalled:?}",
+        "the running API does not match docs/api.yaml:\n{}\noperations this test never called (add a call above): {uncalled:?}",
         c.problems.join("\n")
     );
 }
