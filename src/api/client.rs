@@ -71,6 +71,97 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value, ClientError> {
+        let bytes = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Http(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let resp = self
+            .send(
+                method,
+                path,
+                "application/json",
+                Full::new(Bytes::from(bytes)),
+            )
+            .await?;
+        Self::json_answer(resp).await
+    }
+
+    /// Streams the file at `file` as the body of a POST to `path` (a piece
+    /// at a time); returns the JSON answer.
+    pub async fn upload(
+        &self,
+        path: &str,
+        file: &std::path::Path,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut f = std::fs::File::open(file)
+            .map_err(|e| ClientError::Http(format!("{}: {e}", file.display())))?;
+        let (tx, body) = super::stream::ChannelBody::new();
+        let reader = tokio::task::spawn_blocking(move || {
+            use std::io::Read as _;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match f.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx
+                            .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        let resp = self
+            .send("POST", path, "application/octet-stream", body)
+            .await;
+        let _ = reader.await;
+        Self::json_answer(resp?).await
+    }
+
+    /// GETs `path` and writes the body to `out` as it arrives; returns the
+    /// bytes written.
+    pub async fn download(
+        &self,
+        path: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, ClientError> {
+        let resp = self
+            .send("GET", path, "application/json", Full::new(Bytes::new()))
+            .await?;
+        if !resp.status().is_success() {
+            return Self::json_answer(resp).await.map(|_| 0);
+        }
+        let mut body = resp.into_body();
+        let mut n = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ClientError::Http(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                out.write_all(&data)
+                    .map_err(|e| ClientError::Http(format!("cannot write: {e}")))?;
+                n += data.len() as u64;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn send<B>(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: B,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let stream = tokio::net::TcpStream::connect(self.addr)
             .await
             .map_err(|_| ClientError::Unreachable(self.addr))?;
@@ -81,22 +172,23 @@ impl Client {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        let bytes = match body {
-            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Http(e.to_string()))?,
-            None => Vec::new(),
-        };
         let req = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header("host", self.addr.to_string())
             .header("authorization", format!("Bearer {}", self.token.as_str()))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(bytes)))
+            .header("content-type", content_type)
+            .body(body)
             .map_err(|e| ClientError::Http(e.to_string()))?;
-        let resp = sender
+        sender
             .send_request(req)
             .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+            .map_err(|e| ClientError::Http(e.to_string()))
+    }
+
+    async fn json_answer(
+        resp: hyper::Response<hyper::body::Incoming>,
+    ) -> Result<serde_json::Value, ClientError> {
         let status = resp.status().as_u16();
         let body = resp
             .into_body()

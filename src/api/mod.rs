@@ -7,10 +7,12 @@
 //! `docs/api.md` (prose) and `docs/api.yaml` (OpenAPI 3.1, checked against
 //! the routes and a running node by `tests/openapi.rs`).
 
+pub mod attachments;
 pub mod client;
 pub mod keys;
 pub mod peer_health;
 pub mod server;
+pub mod stream;
 pub mod ui_api;
 pub mod web;
 

@@ -78,6 +78,7 @@ pub async fn run(node: Arc<Node>, listener: tokio::net::TcpListener) {
         .route("/metrics", get(metrics))
         .merge(super::ui_api::routes())
         .merge(super::keys::routes())
+        .merge(super::attachments::routes())
         .layer(axum::middleware::from_fn_with_state(node.clone(), auth));
     let app = axum::Router::new()
         .route("/v1/health", get(health))

@@ -199,6 +199,8 @@ pub(super) async fn run(
         form: form.clone(),
         family_tracing: false,
         override_reason: None,
+        attachments: Vec::new(),
+        translations: Vec::new(),
     };
     // Warm up: connections, caches.
     for r in &running {

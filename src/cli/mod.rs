@@ -126,6 +126,31 @@ pub enum Command {
         /// Admins only: lift an overridable safeguard, with this written reason.
         #[arg(long = "override-reason")]
         override_reason: Option<String>,
+        /// Attach a file (repeatable); sent encrypted, in chunks.
+        #[arg(long = "attach")]
+        attach: Vec<PathBuf>,
+        /// A translation of free-text fields (repeatable): a JSON file
+        /// `{"lang", "by", "date", "fields": {"path": "text"}}`.
+        #[arg(long = "translation")]
+        translation: Vec<PathBuf>,
+    },
+    /// Write out an attachment of a message (need-to-know; audited).
+    Attachment {
+        /// What to do.
+        #[command(subcommand)]
+        command: AttachmentCommand,
+    },
+    /// Add a translation to a received message as a local annotation (the
+    /// signed original is not changed).
+    Translate {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Message id.
+        id: String,
+        /// The translation, a JSON file `{"lang", "by", "date", "fields"}`.
+        #[arg(long)]
+        file: PathBuf,
     },
     /// List messages.
     Messages {
@@ -318,6 +343,24 @@ pub struct CaseFlags {
     /// User names allowed to see the case (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub access: Vec<String>,
+}
+
+/// Attachment commands.
+#[derive(Debug, Subcommand)]
+pub enum AttachmentCommand {
+    /// Write attachment NAME of message ID to a file.
+    Get {
+        /// Node home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Message id.
+        id: String,
+        /// Attachment name, as `show` lists it.
+        name: String,
+        /// Where to write it (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Key commands.
@@ -775,10 +818,14 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             json,
             family_tracing,
             override_reason,
+            attach,
+            translation,
         } => {
             operator::send(operator::SendArgs {
                 family_tracing,
                 override_reason,
+                attach,
+                translation,
                 home,
                 to,
                 kind,
@@ -795,6 +842,16 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Retry { home, id } => operator::retry(home, &id).await,
         Command::Case { command } => case::run(command).await,
         Command::Keys { command } => keys::run(command).await,
+        Command::Attachment {
+            command:
+                AttachmentCommand::Get {
+                    home,
+                    id,
+                    name,
+                    out,
+                },
+        } => operator::attachment_get(home, &id, &name, out).await,
+        Command::Translate { home, id, file } => operator::translate(home, &id, file).await,
         Command::Deadlines {
             home,
             overdue,

@@ -213,6 +213,8 @@ async fn send_reminder(node: &Arc<Node>, d: &DeadlineRecord, now: jiff::Timestam
         form,
         family_tracing: false,
         override_reason: None,
+        attachments: Vec::new(),
+        translations: Vec::new(),
     };
     match node.send(&Caller::node_admin(), req).await {
         Ok(id) => tracing::info!(peer = %d.peer, about = %d.request, msg_id = %id, "reminder sent"),

@@ -181,6 +181,18 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
                 ));
             }
         };
+    // Attachments follow their envelope, chunk by chunk, from wherever
+    // the peer says it stopped; the receipt answers the last one.
+    let answer = match Response::decode(&answer) {
+        Ok(Response::NeedChunks(next)) => match node.send_chunks(&conn, peer, id, next).await {
+            Ok(a) => a,
+            Err(e) => {
+                node.connections.lock().await.remove(&peer);
+                return Outcome::Retry(format!("attachments: {e}"));
+            }
+        },
+        _ => answer,
+    };
     let decoded = match Response::decode(&answer) {
         Ok(Response::ReceiptCosigned(receipt, line)) => {
             if let Some((cp, _)) = &offered {
@@ -203,7 +215,9 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
         Ok(
             Response::ReceiptCosigned(..)
             | Response::ReceiptKnownSize(..)
-            | Response::RotationConfirmed(..),
+            | Response::RotationConfirmed(..)
+            | Response::NeedChunks(..)
+            | Response::ChunkStored,
         ) => Outcome::Retry("unexpected response".into()),
         Ok(Response::Receipt(receipt)) => {
             match envelope::verify_receipt(

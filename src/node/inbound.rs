@@ -8,7 +8,7 @@ use crate::protocol::country::Country;
 use crate::protocol::envelope::{self, Receipt, sha256};
 use crate::protocol::forms::Form;
 use crate::protocol::wire::{RejectCode, Rejection, Request, Response};
-use crate::store::{Direction, MessageRecord, State};
+use crate::store::{Direction, MessageRecord, State, StoreError};
 use crate::transport::{self, TransportError};
 use std::sync::Arc;
 
@@ -229,6 +229,7 @@ impl Node {
             Ok(Request::Deliver(env)) => (env, None),
             Ok(Request::DeliverWitnessed(env, w)) => (env, Some(w)),
             Ok(Request::Rotate(a)) => return self.accept_rotation(peer, &a).await,
+            Ok(Request::Chunk(c)) => return self.receive_chunk(peer, c).await,
             Err(e) => {
                 return self.reject(
                     peer,
@@ -241,6 +242,17 @@ impl Node {
                 );
             }
         };
+        self.receive_envelope(peer, env, witnessing).await
+    }
+
+    /// Handles one envelope from `peer`: checks, stores and receipts it,
+    /// or asks for the attachment chunks still missing.
+    pub(crate) async fn receive_envelope(
+        &self,
+        peer: Country,
+        env: Vec<u8>,
+        witnessing: Option<crate::protocol::wire::Witnessing>,
+    ) -> Response {
         let hash = sha256(&env);
         let Some(p) = self.peer(peer) else {
             return self.reject(
@@ -332,6 +344,21 @@ impl Node {
                 );
             }
         };
+        if let Err(errors) = self.check_extras(&p, &opened, &form) {
+            return self.reject(
+                peer,
+                Some(id),
+                Some(hash),
+                Rejection {
+                    code: RejectCode::InvalidForm,
+                    message: errors
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                },
+            );
+        }
         if let Some(r) = opened.meta.reply_to {
             let problem = match self.store.message(r) {
                 Ok(Some(m)) if m.peer != peer || m.case != opened.meta.case => {
@@ -425,6 +452,22 @@ impl Node {
                 }
             }
         } else {
+            // Attachments first: every chunk here and verified, or ask for
+            // the rest (the receipt waits until they are).
+            let descriptors = &opened.extras.attachments;
+            if !descriptors.is_empty() {
+                match self.attachments_ready(id, peer, &env, descriptors) {
+                    Ok(None) => {}
+                    Ok(Some(next)) => {
+                        drop(guard);
+                        return Response::NeedChunks(next);
+                    }
+                    Err(r) => {
+                        drop(guard);
+                        return self.reject(peer, Some(id), Some(hash), r);
+                    }
+                }
+            }
             let received = now.as_second();
             // What this NFP now owes, on its own calendar: the due time is
             // signed into the receipt so both nodes show the same deadline.
@@ -473,6 +516,26 @@ impl Node {
                     return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
                 }
             };
+            if !descriptors.is_empty() {
+                let stored = crate::home::random::<24>()
+                    .map_err(|e| StoreError::Io(e.to_string()))
+                    .and_then(|n| self.store.put_attachments(id, descriptors, *n))
+                    .and_then(|()| self.store.unstage(id));
+                if let Err(e) = stored {
+                    return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
+                }
+            }
+            if !opened.extras.translations.is_empty() {
+                let stored = crate::home::random::<24>()
+                    .map_err(|e| StoreError::Io(e.to_string()))
+                    .and_then(|n| {
+                        self.store
+                            .put_signed_translations(id, &opened.extras.translations, *n)
+                    });
+                if let Err(e) = stored {
+                    return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
+                }
+            }
             if let Err(e) = self
                 .store
                 .put_incoming(&rec, &env, &opened.form_cbor, &receipt, nonce)
@@ -494,7 +557,11 @@ impl Node {
                     peer: Some(peer),
                     message: Some(id),
                     envelope: Some(hash),
-                    detail: Some(opened.meta.kind.as_str().to_string()),
+                    detail: Some(format!(
+                        "{}{}",
+                        opened.meta.kind.as_str(),
+                        super::attachments::audit_summary(descriptors)
+                    )),
                 },
             );
             drop(guard);

@@ -6,6 +6,7 @@
 //! [`crate::outbox`]); this module wires it to the store and the network.
 
 pub mod access;
+pub mod attachments;
 pub mod cases;
 pub mod clock;
 pub mod deadlines;

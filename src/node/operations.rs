@@ -37,6 +37,12 @@ pub struct SendRequest {
     /// An admin's written reason to lift an overridable safeguard.
     #[serde(default)]
     pub override_reason: Option<String>,
+    /// Finished uploads to attach (their ids, from `POST /v1/attachments`).
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    /// Translations of free-text fields of the form.
+    #[serde(default)]
+    pub translations: Vec<crate::protocol::attachment::Translation>,
 }
 
 /// Why a send was refused. Nothing is queued in any of these cases.
@@ -143,6 +149,30 @@ pub struct Shown {
     pub message: MessageView,
     /// The form as JSON.
     pub form: serde_json::Value,
+    /// The attachments (name, type, size, SHA-256; never the key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentView>,
+    /// Translations the sender signed into the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub translations: Vec<crate::protocol::attachment::Translation>,
+    /// Translations added here afterwards, not part of the signed message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_translations: Vec<crate::protocol::attachment::Translation>,
+    /// Which text prevails under the agreement: `original` or a language.
+    pub prevails: String,
+}
+
+/// An attachment as `show` lists it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AttachmentView {
+    /// File name.
+    pub name: String,
+    /// Media type.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 (hex).
+    pub sha256: String,
 }
 
 impl Node {
@@ -293,6 +323,21 @@ impl Node {
         let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
         let json = serde_json::to_vec(&req.form).map_err(|e| SendError::Invalid(e.to_string()))?;
         let form = Form::from_json(req.kind, &json, today).map_err(SendError::InvalidForm)?;
+        let extras = crate::protocol::attachment::Extras {
+            attachments: self
+                .uploads_for(&peer, &req.attachments)
+                .map_err(SendError::InvalidForm)?,
+            translations: req.translations.clone(),
+        };
+        if !extras.translations.is_empty() {
+            crate::protocol::attachment::check_translations(
+                &extras.translations,
+                lang,
+                &peer.agreement.languages,
+                &form.to_json(),
+            )
+            .map_err(SendError::InvalidForm)?;
+        }
         let random = crate::home::random::<10>().map_err(|e| SendError::Seal(e.to_string()))?;
         let id = MessageId::new(self.now_ms(), *random);
         let meta = Meta {
@@ -314,9 +359,10 @@ impl Node {
         };
         let form_cbor = form.to_cbor();
         let seed = crate::home::random::<32>().map_err(|e| SendError::Seal(e.to_string()))?;
-        let env = envelope::seal(
+        let env = envelope::seal_with(
             &meta,
             &form_cbor,
+            &extras,
             &self.own().signing,
             &peer.card.encryption_key,
             *seed,
@@ -344,6 +390,18 @@ impl Node {
         };
         let nonce = crate::home::random::<24>().map_err(|e| SendError::Seal(e.to_string()))?;
         let urgent = form.is_urgent();
+        if !extras.attachments.is_empty() {
+            // The files move to the message before it is committed; a
+            // crash in between leaves only unused files, no message.
+            let n = crate::home::random::<24>().map_err(|e| SendError::Seal(e.to_string()))?;
+            self.store.put_attachments(id, &extras.attachments, *n)?;
+            self.store.claim_uploads(id, &extras.attachments)?;
+        }
+        if !extras.translations.is_empty() {
+            let n = crate::home::random::<24>().map_err(|e| SendError::Seal(e.to_string()))?;
+            self.store
+                .put_signed_translations(id, &extras.translations, *n)?;
+        }
         self.store
             .put_outgoing(&rec, &env, &form_cbor, urgent, *nonce)?;
         self.audit(
@@ -352,7 +410,11 @@ impl Node {
                 peer: Some(req.to),
                 message: Some(id),
                 envelope: Some(hash),
-                detail: Some(req.kind.as_str().to_string()),
+                detail: Some(format!(
+                    "{}{}",
+                    req.kind.as_str(),
+                    super::attachments::audit_summary(&extras.attachments)
+                )),
             },
         );
         if let (Some(rule), Some(o)) = (lifted, &override_) {
@@ -403,11 +465,19 @@ impl Node {
         let Some(rec) = self.store.message(id)? else {
             return Ok(None);
         };
+        let prevails = self
+            .peer(rec.peer)
+            .map(|p| p.agreement.prevailing_text().to_string())
+            .unwrap_or_else(|| "original".into());
         let Some(cbor) = self.store.form(id)? else {
             // Erased at the end of the case's retention: only metadata stays.
             return Ok(Some(Shown {
                 message: MessageView::from(&rec),
                 form: serde_json::json!({"erased": true}),
+                attachments: Vec::new(),
+                translations: Vec::new(),
+                local_translations: Vec::new(),
+                prevails,
             }));
         };
         let today = self.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
@@ -425,9 +495,24 @@ impl Node {
                 key: id.to_string(),
                 reason: e.to_string(),
             })?;
+        let attachments = self
+            .store
+            .attachments(id)?
+            .into_iter()
+            .map(|a| AttachmentView {
+                sha256: hex::encode(a.sha256.as_slice()),
+                name: a.name,
+                media_type: a.media_type,
+                size: a.size,
+            })
+            .collect();
         Ok(Some(Shown {
             message: MessageView::from(&rec),
             form,
+            attachments,
+            translations: self.store.signed_translations(id)?,
+            local_translations: self.store.annotations(id)?,
+            prevails,
         }))
     }
 

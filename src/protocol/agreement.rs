@@ -85,6 +85,12 @@ pub struct Agreement {
     /// Key rotation terms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<KeyTerms>,
+    /// Attachment size limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<AttachmentTerms>,
+    /// Which text prevails when a message carries translations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translations: Option<TranslationTerms>,
     /// Follow-up schedules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub follow_up: Vec<FollowUp>,
@@ -243,6 +249,35 @@ pub struct KeyTerms {
     pub overlap: SlaDuration,
 }
 
+/// Attachment limits (`[attachments]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentTerms {
+    /// Largest file, e.g. `"50 MiB"`.
+    pub max_file: String,
+    /// Largest total per message, e.g. `"100 MiB"`.
+    pub max_message: String,
+}
+
+/// Which text prevails (`[translations]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranslationTerms {
+    /// `"original"`, or an agreed language whose translation prevails.
+    pub prevails: String,
+}
+
+/// Attachment limits when an agreement sets none: 10 MiB a file, 25 MiB a
+/// message.
+pub const DEFAULT_ATTACHMENT_LIMITS: crate::protocol::attachment::Limits =
+    crate::protocol::attachment::Limits {
+        max_file: 10 * 1024 * 1024,
+        max_message: 25 * 1024 * 1024,
+    };
+
+/// Largest attachment limit an agreement may set (1 GiB).
+pub const MAX_ATTACHMENT_LIMIT: u64 = 1024 * 1024 * 1024;
+
 /// The overlap when an agreement sets none.
 pub const DEFAULT_KEY_OVERLAP_SECS: i64 = 7 * 24 * 3600;
 
@@ -353,6 +388,48 @@ impl Agreement {
                     ));
                 }
             }
+        }
+        if let Some(a) = &self.attachments {
+            use crate::protocol::attachment::parse_size;
+            let mut sizes = [0u64; 2];
+            for (i, (name, v)) in [("max_file", &a.max_file), ("max_message", &a.max_message)]
+                .into_iter()
+                .enumerate()
+            {
+                match parse_size(v) {
+                    Ok(0) => p.push(FieldError::new(
+                        format!("attachments.{name}"),
+                        "must be more than 0",
+                    )),
+                    Ok(n) if n > MAX_ATTACHMENT_LIMIT => p.push(FieldError::new(
+                        format!("attachments.{name}"),
+                        format!("{v} is more than 1 GiB"),
+                    )),
+                    Ok(n) => sizes[i] = n,
+                    Err(e) => p.push(FieldError::new(format!("attachments.{name}"), e)),
+                }
+            }
+            if sizes[0] > 0 && sizes[1] > 0 && sizes[0] > sizes[1] {
+                p.push(FieldError::new(
+                    "attachments.max_file",
+                    "is more than max_message",
+                ));
+            }
+        }
+        if let Some(t) = &self.translations
+            && t.prevails != "original"
+            && !self
+                .languages
+                .iter()
+                .any(|l| l.as_str() == t.prevails.as_str())
+        {
+            p.push(FieldError::new(
+                "translations.prevails",
+                format!(
+                    "{:?} is neither \"original\" nor an agreed language",
+                    t.prevails
+                ),
+            ));
         }
         if let Some(k) = &self.keys {
             match k.overlap.fixed_length() {
@@ -787,6 +864,27 @@ impl Agreement {
             .and_then(|d| d.max_age.fixed_length())
     }
 
+    /// The attachment limits in force.
+    pub fn attachment_limits(&self) -> crate::protocol::attachment::Limits {
+        use crate::protocol::attachment::{Limits, parse_size};
+        match &self.attachments {
+            Some(a) => Limits {
+                max_file: parse_size(&a.max_file).unwrap_or(DEFAULT_ATTACHMENT_LIMITS.max_file),
+                max_message: parse_size(&a.max_message)
+                    .unwrap_or(DEFAULT_ATTACHMENT_LIMITS.max_message),
+            },
+            None => DEFAULT_ATTACHMENT_LIMITS,
+        }
+    }
+
+    /// Which text prevails: `original` or a language code.
+    pub fn prevailing_text(&self) -> &str {
+        self.translations
+            .as_ref()
+            .map(|t| t.prevails.as_str())
+            .unwrap_or("original")
+    }
+
     /// How long a partner's replaced keys stay accepted, in seconds.
     pub fn key_overlap_secs(&self) -> i64 {
         self.keys
@@ -938,6 +1036,13 @@ max_age = "7 days"
 
 [keys]
 overlap = "7 days"
+
+[attachments]
+max_file = "50 MiB"
+max_message = "100 MiB"
+
+[translations]
+prevails = "original"
 
 [[follow_up]]
 name = "post-return"
@@ -1447,6 +1552,18 @@ respond_within = "1 month"
         assert_eq!(
             problems("overlap = \"7 days\"", "overlap = \"7 working days\""),
             ["keys.overlap"]
+        );
+        assert_eq!(
+            problems("max_file = \"50 MiB\"", "max_file = \"50MB\""),
+            ["attachments.max_file"]
+        );
+        assert_eq!(
+            problems("max_file = \"50 MiB\"", "max_file = \"200 MiB\""),
+            ["attachments.max_file"]
+        );
+        assert_eq!(
+            problems("prevails = \"original\"", "prevails = \"fr\""),
+            ["translations.prevails"]
         );
         assert_eq!(
             problems("overlap = \"7 days\"", "overlap = \"91 days\""),

@@ -10,6 +10,7 @@
 
 use crate::protocol::UnixTime;
 use crate::protocol::agreement::Agreement;
+use crate::protocol::attachment::Extras;
 use crate::protocol::country::Country;
 use crate::protocol::forms::{Kind, MAX_FORM_BYTES};
 use crate::protocol::id::MessageId;
@@ -38,7 +39,7 @@ pub const CT_BODY: &str = "application/nfp-body+cbor; v=1";
 /// Content type of a signed receipt.
 pub const CT_RECEIPT: &str = "application/nfp-receipt+cbor; v=1";
 /// Largest envelope a node accepts, in bytes.
-pub const MAX_ENVELOPE: usize = MAX_FORM_BYTES + 8 * 1024;
+pub const MAX_ENVELOPE: usize = 2 * MAX_FORM_BYTES + 24 * 1024;
 /// Major protocol version in `meta.v` and `receipt.v`. A node refuses any
 /// other major version.
 pub const VERSION: u32 = 1;
@@ -318,12 +319,41 @@ pub fn seal(
     recipient: &EncryptionKey,
     ephemeral_seed: [u8; 32],
 ) -> Result<Vec<u8>, EnvelopeError> {
+    seal_with(
+        meta,
+        form_cbor,
+        &Extras::default(),
+        sender,
+        recipient,
+        ephemeral_seed,
+    )
+}
+
+/// As [`seal`], with attachments and translations in the signed body (its
+/// third element, left out when there are none).
+pub fn seal_with(
+    meta: &Meta,
+    form_cbor: &[u8],
+    extras: &Extras,
+    sender: &SigningKey,
+    recipient: &EncryptionKey,
+    ephemeral_seed: [u8; 32],
+) -> Result<Vec<u8>, EnvelopeError> {
     check_case_ref(&meta.case)?;
     let meta_bytes = cbor(meta)?;
-    let body = cbor(&(
-        serde_bytes::Bytes::new(&meta_bytes),
-        serde_bytes::Bytes::new(form_cbor),
-    ))?;
+    let body = if extras.is_empty() {
+        cbor(&(
+            serde_bytes::Bytes::new(&meta_bytes),
+            serde_bytes::Bytes::new(form_cbor),
+        ))?
+    } else {
+        let extras_bytes = cbor(extras)?;
+        cbor(&(
+            serde_bytes::Bytes::new(&meta_bytes),
+            serde_bytes::Bytes::new(form_cbor),
+            serde_bytes::Bytes::new(&extras_bytes),
+        ))?
+    };
     let sign1 = CoseSign1Builder::new()
         .protected(
             HeaderBuilder::new()
@@ -486,6 +516,9 @@ pub struct Opened {
     pub meta: Meta,
     /// The form's CBOR, not yet validated.
     pub form_cbor: Vec<u8>,
+    /// Attachments and translations, not yet checked against the
+    /// agreement.
+    pub extras: Extras,
 }
 
 impl Outer {
@@ -552,15 +585,36 @@ impl Outer {
         let payload = sign1
             .payload
             .ok_or_else(|| EnvelopeError::Malformed("no signed payload".into()))?;
-        let (inner_meta, form): (serde_bytes::ByteBuf, serde_bytes::ByteBuf) =
-            ciborium::from_reader(payload.as_slice())
-                .map_err(|e| EnvelopeError::Malformed(format!("signed body: {e}")))?;
+        let parts: Vec<serde_bytes::ByteBuf> = ciborium::from_reader(payload.as_slice())
+            .map_err(|e| EnvelopeError::Malformed(format!("signed body: {e}")))?;
+        let mut parts = parts.into_iter();
+        let (Some(inner_meta), Some(form), extras, None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(EnvelopeError::Malformed(
+                "signed body is not [meta, form] or [meta, form, extras]".into(),
+            ));
+        };
         if inner_meta.as_slice() != self.meta_bytes.as_slice() {
             return Err(EnvelopeError::Tampered);
         }
+        let extras = match extras {
+            None => Extras::default(),
+            Some(b) => {
+                let x: Extras = ciborium::from_reader(b.as_slice())
+                    .map_err(|e| EnvelopeError::Malformed(format!("extras: {e}")))?;
+                if x.is_empty() {
+                    return Err(EnvelopeError::Malformed(
+                        "empty extras: leave the element out".into(),
+                    ));
+                }
+                x
+            }
+        };
         Ok(Opened {
             meta: self.meta.clone(),
             form_cbor: form.into_vec(),
+            extras,
         })
     }
 }

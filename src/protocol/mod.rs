@@ -6,6 +6,7 @@
 //! deterministic and testable without a socket, a disk or a runtime.
 
 pub mod agreement;
+pub mod attachment;
 pub mod audit;
 pub mod card;
 pub mod case;

@@ -52,6 +52,22 @@ pub enum Request {
     /// Announce a key rotation (the COSE_Sign bytes; see
     /// [`crate::protocol::rotation`]).
     Rotate(Vec<u8>),
+    /// One sealed chunk of an attachment of a message whose envelope the
+    /// receiver holds (see [`crate::protocol::attachment`]).
+    Chunk(Chunk),
+}
+
+/// One sealed attachment chunk on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// The message.
+    pub id: crate::protocol::id::MessageId,
+    /// Attachment position in the envelope.
+    pub attachment: u32,
+    /// Chunk position.
+    pub index: u32,
+    /// The sealed chunk.
+    pub data: Vec<u8>,
 }
 
 /// Why a receiver refused an envelope. The code is stable; the message is
@@ -160,6 +176,12 @@ pub enum Response {
     ReceiptKnownSize(Vec<u8>, u64),
     /// A key rotation applied: the signed confirmation (COSE_Sign1 bytes).
     RotationConfirmed(Vec<u8>),
+    /// The envelope is valid but its attachments are not all here: for
+    /// each attachment, the next chunk to send (its chunk count when
+    /// complete).
+    NeedChunks(Vec<u32>),
+    /// A chunk was stored; more are expected.
+    ChunkStored,
     /// Refused.
     Reject(Rejection),
 }
@@ -169,6 +191,9 @@ const T_RECEIPT: u64 = 1;
 const T_REJECT: u64 = 2;
 const T_ROTATE: u64 = 3;
 const T_CONFIRMED: u64 = 3;
+const T_CHUNK: u64 = 4;
+const T_NEED: u64 = 4;
+const T_STORED: u64 = 5;
 
 impl Request {
     /// `[1, envelope: bstr]` or `[1, envelope: bstr, checkpoint: tstr,
@@ -190,6 +215,13 @@ impl Request {
                 Value::Integer(T_ROTATE.into()),
                 Value::Bytes(a.clone()),
             ])),
+            Request::Chunk(c) => encode_value(&Value::Array(vec![
+                Value::Integer(T_CHUNK.into()),
+                Value::Text(c.id.to_string()),
+                Value::Integer(c.attachment.into()),
+                Value::Integer(c.index.into()),
+                Value::Bytes(c.data.clone()),
+            ])),
         }
     }
 
@@ -202,6 +234,25 @@ impl Request {
             }
             [Value::Integer(t), Value::Bytes(a)] if u64::try_from(*t) == Ok(T_ROTATE) => {
                 Ok(Request::Rotate(a.clone()))
+            }
+            [
+                Value::Integer(t),
+                Value::Text(id),
+                Value::Integer(att),
+                Value::Integer(idx),
+                Value::Bytes(data),
+            ] if u64::try_from(*t) == Ok(T_CHUNK) => {
+                let id = crate::protocol::id::MessageId::parse(id)
+                    .map_err(|e| WireError::Malformed(e.to_string()))?;
+                let (Ok(attachment), Ok(index)) = (u32::try_from(*att), u32::try_from(*idx)) else {
+                    return Err(WireError::Malformed("bad chunk position".into()));
+                };
+                Ok(Request::Chunk(Chunk {
+                    id,
+                    attachment,
+                    index,
+                    data: data.clone(),
+                }))
             }
             [
                 Value::Integer(t),
@@ -270,6 +321,11 @@ impl Response {
                 Value::Integer(T_CONFIRMED.into()),
                 Value::Bytes(c.clone()),
             ]),
+            Response::NeedChunks(next) => Value::Array(vec![
+                Value::Integer(T_NEED.into()),
+                Value::Array(next.iter().map(|n| Value::Integer((*n).into())).collect()),
+            ]),
+            Response::ChunkStored => Value::Array(vec![Value::Integer(T_STORED.into())]),
             Response::Reject(r) => Value::Array(vec![
                 Value::Integer(T_REJECT.into()),
                 Value::Text(r.code.as_str().into()),
@@ -291,6 +347,23 @@ impl Response {
             [Value::Integer(t), Value::Bytes(c)] if u64::try_from(*t) == Ok(T_CONFIRMED) => {
                 Ok(Response::RotationConfirmed(c.clone()))
             }
+            [Value::Integer(t), Value::Array(next)]
+                if u64::try_from(*t) == Ok(T_NEED)
+                    && next.len() <= crate::protocol::attachment::MAX_ATTACHMENTS =>
+            {
+                let mut out = Vec::with_capacity(next.len());
+                for n in next {
+                    match n {
+                        Value::Integer(i) => out.push(
+                            u32::try_from(*i)
+                                .map_err(|_| WireError::Malformed("bad chunk number".into()))?,
+                        ),
+                        _ => return Err(WireError::Malformed("bad chunk number".into())),
+                    }
+                }
+                Ok(Response::NeedChunks(out))
+            }
+            [Value::Integer(t)] if u64::try_from(*t) == Ok(T_STORED) => Ok(Response::ChunkStored),
             [Value::Integer(t), Value::Bytes(r), Value::Text(c)]
                 if u64::try_from(*t) == Ok(T_RECEIPT) && c.len() <= MAX_NOTE =>
             {
@@ -404,6 +477,16 @@ mod tests {
         assert_eq!(Response::decode(&k.encode().unwrap()).unwrap(), k);
         let rot = Request::Rotate(vec![4; 40]);
         assert_eq!(Request::decode(&rot.encode().unwrap()).unwrap(), rot);
+        let chunk = Request::Chunk(Chunk {
+            id: crate::protocol::id::MessageId::new(5, [1; 10]),
+            attachment: 2,
+            index: 7,
+            data: vec![3; 100],
+        });
+        assert_eq!(Request::decode(&chunk.encode().unwrap()).unwrap(), chunk);
+        for resp in [Response::NeedChunks(vec![0, 5]), Response::ChunkStored] {
+            assert_eq!(Response::decode(&resp.encode().unwrap()).unwrap(), resp);
+        }
         for resp in [
             Response::Receipt(vec![9; 10]),
             Response::RotationConfirmed(vec![5; 12]),

@@ -28,6 +28,8 @@ const TREES: &[&str] = &[
     "cases",
     "deadlines",
     "rotations",
+    "attachments",
+    "staged",
 ];
 
 /// What a backup holds.

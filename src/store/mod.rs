@@ -13,6 +13,7 @@
 //! to its own file under `blobs/`; [`Store::sync`] fsyncs every blob file it
 //! has not synced before, and the directory.
 
+mod attachments;
 mod backup;
 mod durable;
 mod records;
@@ -106,6 +107,8 @@ pub struct Store {
     cases: sled::Tree,
     deadlines: sled::Tree,
     rotations: sled::Tree,
+    attachments: sled::Tree,
+    staged: sled::Tree,
     form_key: Zeroizing<[u8; 32]>,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
     /// The log file, kept open for fdatasync.
@@ -147,6 +150,8 @@ impl Store {
             cases: tree("cases")?,
             deadlines: tree("deadlines")?,
             rotations: tree("rotations")?,
+            attachments: tree("attachments")?,
+            staged: tree("staged")?,
             db,
             log: Mutex::new(LogState::default()),
             form_key: Zeroizing::new(*form_key),
@@ -549,7 +554,9 @@ impl Store {
         if rec.is_some_and(|r| r.direction == Direction::In) {
             self.envelopes.remove(key).map_err(io)?;
         }
-        Ok(had)
+        drop(_w);
+        let files = self.erase_attachments(id)?;
+        Ok(had || files > 0)
     }
 
     /// Stores a deadline (keyed by the message that must be answered).

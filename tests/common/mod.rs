@@ -183,6 +183,11 @@ impl TestNode {
     }
 
     /// SIGKILL: a crash.
+    /// The serving process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

@@ -112,6 +112,11 @@ pub enum Event {
     PeerKeysRotated,
     /// The store was migrated to a newer layout (after a backup).
     StoreMigrated,
+    /// A person read an attachment.
+    AttachmentRead,
+    /// A translation was added to a received message as a local
+    /// annotation.
+    TranslationAdded,
 }
 
 impl Event {
@@ -149,6 +154,8 @@ impl Event {
         Event::RotationRefused,
         Event::PeerKeysRotated,
         Event::StoreMigrated,
+        Event::AttachmentRead,
+        Event::TranslationAdded,
     ];
 
     /// Stable code written in entries.
@@ -186,6 +193,8 @@ impl Event {
             Event::RotationRefused => "rotation-refused",
             Event::PeerKeysRotated => "peer-keys-rotated",
             Event::StoreMigrated => "store-migrated",
+            Event::AttachmentRead => "attachment-read",
+            Event::TranslationAdded => "translation-added",
         }
     }
 
