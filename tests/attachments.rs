@@ -329,6 +329,44 @@ fn a_tampered_chunk_is_refused_and_limits_hold() {
         other => panic!("the right chunk did not complete the message: {other:?}"),
     }
     assert_eq!(p.al.messages().len(), 1);
+
+    // A backup carries the attachment files; a restore puts them back.
+    let backup = p.dir.path().join("al.backup");
+    let o = run(&[
+        "backup",
+        "--home",
+        p.al.home_str(),
+        "--out",
+        backup.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p.al.stop();
+    std::fs::remove_dir_all(p.al.home.join("attachments")).unwrap();
+    let o = run(&[
+        "restore",
+        "--home",
+        p.al.home_str(),
+        "--from",
+        backup.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p.al.serve();
+    let shown = show(&p.al, &id.to_string());
+    assert_eq!(shown["attachments"][0]["name"], "doc.txt");
+    let out = p.dir.path().join("doc-out.txt");
+    let o = run(&[
+        "attachment",
+        "get",
+        "--home",
+        p.al.home_str(),
+        &id.to_string(),
+        "doc.txt",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), content);
 }
 
 #[test]

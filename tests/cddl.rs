@@ -1120,3 +1120,47 @@ fn key_rotation_frames_match() {
     spec.assert_valid("response", &frame, "confirmed frame");
     spec.assert_invalid("key-rotation", &cbor(&"not a map"), "a text");
 }
+
+#[test]
+fn attachment_frames_and_extras_match() {
+    use nfp_node::protocol::attachment::{Descriptor, Extras, Translation};
+    use nfp_node::protocol::wire::{Chunk, Request};
+    let spec = Spec::load();
+    let extras = Extras {
+        attachments: vec![Descriptor {
+            name: "report.pdf".into(),
+            media_type: "application/pdf".into(),
+            size: 300_000,
+            sha256: serde_bytes::ByteArray::new([1; 32]),
+            chunks: 2,
+            upload: serde_bytes::ByteArray::new([2; 16]),
+            key: serde_bytes::ByteArray::new([3; 32]),
+        }],
+        translations: vec![Translation {
+            lang: "el".parse().unwrap(),
+            by: "Sworn translator".into(),
+            date: jiff::civil::date(2026, 11, 30),
+            fields: [("child_account".to_string(), "Κείμενο".to_string())].into(),
+        }],
+    };
+    spec.assert_valid("extras", &cbor(&extras), "attachments and translations");
+    let frame = Request::Chunk(Chunk {
+        id: MessageId::new(1_795_392_000_000, [0x44; 10]),
+        attachment: 0,
+        index: 1,
+        data: vec![9; 103_408],
+    })
+    .encode()
+    .unwrap();
+    spec.assert_valid("chunk-request", &frame, "chunk");
+    spec.assert_valid("request", &frame, "chunk");
+    for (rule, resp) in [
+        ("need-chunks-response", Response::NeedChunks(vec![0, 3])),
+        ("chunk-stored-response", Response::ChunkStored),
+    ] {
+        let bytes = resp.encode().unwrap();
+        spec.assert_valid(rule, &bytes, rule);
+        spec.assert_valid("response", &bytes, rule);
+    }
+    spec.assert_invalid("extras", &cbor(&json!({"attachments": "x"})), "bad extras");
+}

@@ -265,9 +265,12 @@ pub(super) async fn restore(home: PathBuf, from: PathBuf, force: bool) -> Result
     // Restore beside the store first: the current store is moved aside
     // only once the backup has been read, checked and written in full.
     let staging = home.dir.join("store.restoring");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .map_err(|e| Failure::failed(format!("cannot clear {}: {e}", staging.display())))?;
+    for leftover in [staging.clone(), staging.with_extension("attachments")] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(&leftover).map_err(|e| {
+                Failure::failed(format!("cannot clear {}: {e}", leftover.display()))
+            })?;
+        }
     }
     let s = crate::store::restore(&from, &staging, &setup.storage_key).map_err(|e| {
         let _ = std::fs::remove_dir_all(&staging);
@@ -289,6 +292,22 @@ pub(super) async fn restore(home: PathBuf, from: PathBuf, force: bool) -> Result
     }
     std::fs::rename(&staging, &store_dir)
         .map_err(|e| Failure::failed(format!("cannot put the restored store in place: {e}")))?;
+    let restored_files = staging.with_extension("attachments");
+    if restored_files.exists() {
+        let files = home.dir.join("attachments");
+        if files.exists() {
+            let aside = home.dir.join(format!(
+                "attachments.before-restore-{}",
+                jiff::Timestamp::now().as_second()
+            ));
+            std::fs::rename(&files, &aside)
+                .map_err(|e| Failure::failed(format!("cannot move the attachments aside: {e}")))?;
+            eprintln!("moved the current attachments to {}", aside.display());
+        }
+        std::fs::rename(&restored_files, &files).map_err(|e| {
+            Failure::failed(format!("cannot put the restored attachments in place: {e}"))
+        })?;
+    }
     eprintln!(
         "restored {} items; the audit trail ({} entries) verifies",
         s.items, s.audit_entries

@@ -78,6 +78,7 @@ impl Store {
         index: u32,
         sealed: &[u8],
     ) -> Result<(), StoreError> {
+        let _w = self.writing();
         let path = self.upload_path(upload)?;
         let mut f = open_rw(&path)?;
         f.seek(SeekFrom::Start(u64::from(index) * SEALED_CHUNK as u64))
@@ -150,12 +151,12 @@ impl Store {
 
     /// Moves finished uploads to message `id` (sender side).
     pub fn claim_uploads(&self, id: MessageId, d: &[Descriptor]) -> Result<(), StoreError> {
+        let _w = self.writing();
         for (i, a) in d.iter().enumerate() {
             let from = self.upload_path(&a.upload)?;
             std::fs::rename(&from, self.file(id, i, true)).map_err(io)?;
         }
         self.sync_attachments_dir()?;
-        let _w = self.writing();
         for a in d {
             self.attachments.remove(upload_key(&a.upload)).map_err(io)?;
         }
@@ -231,6 +232,7 @@ impl Store {
         chunk: u32,
         sealed: &[u8],
     ) -> Result<(), StoreError> {
+        let _w = self.writing();
         self.ensure_attachments_dir()?;
         let path = self.file(id, index, false);
         let mut f = open_rw(&path)?;
@@ -268,6 +270,7 @@ impl Store {
         index: usize,
         d: &Descriptor,
     ) -> Result<bool, StoreError> {
+        let _w = self.writing();
         let done = self.file(id, index, true);
         if done.exists() {
             return Ok(true);

@@ -15,6 +15,10 @@ use std::io::Write as _;
 use std::path::Path;
 
 const MAGIC: &[u8] = b"nfp-node backup 1\n";
+/// Pseudo-tree of attachment file pieces in a backup.
+const FILES: &str = "attachment-files";
+/// Bytes per attachment file piece in a backup.
+const FILE_PIECE: usize = 1024 * 1024;
 const TREES: &[&str] = &[
     "messages",
     "envelopes",
@@ -95,6 +99,42 @@ impl Store {
                     }
                 }
             }
+            // Attachment files, a piece at a time: (file name + offset,
+            // bytes) under the pseudo-tree FILES.
+            let dir = self.attachments_dir();
+            let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            names.sort();
+            for name in names {
+                let mut f = std::fs::File::open(dir.join(&name)).map_err(io)?;
+                let mut offset = 0u64;
+                let mut buf = vec![0u8; FILE_PIECE];
+                loop {
+                    use std::io::Read as _;
+                    let n = f.read(&mut buf).map_err(io)?;
+                    if n == 0 && offset > 0 {
+                        break;
+                    }
+                    let mut key = name.as_bytes().to_vec();
+                    key.push(0);
+                    key.extend_from_slice(&offset.to_be_bytes());
+                    let bytes = item(FILES, &key, &buf[..n])?;
+                    w.write_all(&bytes).map_err(io)?;
+                    hash.update(&bytes);
+                    items += 1;
+                    progress(items);
+                    if n == 0 {
+                        break;
+                    }
+                    offset += n as u64;
+                }
+            }
         }
         let digest = hash.finalize();
         let mut end = Vec::new();
@@ -111,7 +151,8 @@ impl Store {
 }
 
 /// Checks a backup file and restores it into `store_dir`, which must not
-/// exist. The audit trail in the backup must verify.
+/// exist, and its attachment files into `<store_dir>.attachments`. The
+/// audit trail in the backup must verify.
 pub fn restore(
     backup: &Path,
     store_dir: &Path,
@@ -162,7 +203,7 @@ pub fn restore(
             }
             [t, k, v] if t.as_text().is_some() => {
                 let tree = t.as_text().unwrap_or_default().to_string();
-                if !TREES.contains(&tree.as_str()) {
+                if !TREES.contains(&tree.as_str()) && tree != FILES {
                     return Err(bad(format!("unknown tree {tree:?}")));
                 }
                 let (Some(k), Some(v)) = (k.as_bytes(), v.as_bytes()) else {
@@ -191,13 +232,14 @@ pub fn restore(
             .path(store_dir)
             .open()
             .map_err(|e| StoreError::Io(e.to_string()))?;
-        for (tree, k, v) in &entries {
+        for (tree, k, v) in entries.iter().filter(|(t, _, _)| t != FILES) {
             db.open_tree(tree)
                 .and_then(|t| t.insert(k.as_slice(), v.as_slice()))
                 .map_err(io)?;
         }
         db.flush().map_err(io)?;
     }
+    restore_files(store_dir, &entries)?;
     // Reopen through the normal path: recovery checks and a real fsync.
     let store = Store::open(store_dir, form_key)?;
     store.sync()?;
@@ -208,4 +250,56 @@ pub fn restore(
         items: entries.len() as u64,
         audit_entries: chain.size,
     })
+}
+
+/// Writes the attachment files of a backup beside the restored store, in
+/// `<store_dir>.attachments` (the caller moves it into place).
+fn restore_files(
+    store_dir: &Path,
+    entries: &[(String, Vec<u8>, Vec<u8>)],
+) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let files: Vec<&(String, Vec<u8>, Vec<u8>)> =
+        entries.iter().filter(|(t, _, _)| t == FILES).collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    let dir = store_dir.with_extension("attachments");
+    if dir.exists() && std::fs::read_dir(&dir).map_err(io)?.next().is_some() {
+        return Err(StoreError::Io(format!(
+            "{} is not empty; move it away before restoring",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    for (_, k, v) in files {
+        let split = k.iter().position(|b| *b == 0).ok_or_else(|| {
+            StoreError::Io("an attachment piece in the backup has no name".into())
+        })?;
+        let name = std::str::from_utf8(&k[..split])
+            .ok()
+            .filter(|n| {
+                !n.is_empty() && !n.contains('/') && !n.contains('\\') && *n != "." && *n != ".."
+            })
+            .ok_or_else(|| StoreError::Io("an attachment piece has a bad name".into()))?;
+        let offset: [u8; 8] = k[split + 1..]
+            .try_into()
+            .map_err(|_| StoreError::Io("an attachment piece has a bad offset".into()))?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(dir.join(name))
+            .map_err(io)?;
+        use std::io::{Seek as _, SeekFrom};
+        f.seek(SeekFrom::Start(u64::from_be_bytes(offset)))
+            .map_err(io)?;
+        f.write_all(v).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)
 }
