@@ -22,6 +22,9 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
+const JSON: &str = "application/json";
+const OCTETS: &str = "application/octet-stream";
+
 const METHODS: &[&str] = &[
     "get", "post", "put", "patch", "delete", "head", "options", "trace",
 ];
@@ -611,8 +614,15 @@ struct Answer {
     body: Vec<u8>,
 }
 
-/// One HTTP/1.1 exchange on a fresh connection.
-fn http(port: u16, method: &str, target: &str, token: Option<&str>, body: &[u8]) -> Answer {
+/// One HTTP/1.1 exchange on a fresh connection; `body` is sent as `media`.
+fn http(
+    port: u16,
+    method: &str,
+    target: &str,
+    token: Option<&str>,
+    media: &str,
+    body: &[u8],
+) -> Answer {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head =
@@ -621,7 +631,7 @@ fn http(port: u16, method: &str, target: &str, token: Option<&str>, body: &[u8])
         head.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
     head.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "Content-Type: {media}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     ));
     let mut request = head.into_bytes();
@@ -722,6 +732,26 @@ impl Contract<'_> {
         body: Option<&[u8]>,
         expect: &[u16],
     ) -> Value {
+        let sent = body.map(|b| (JSON, b));
+        self.exchange(on, method, template, params, query, sent, expect)
+            .1
+    }
+
+    /// As [`Contract::call`], with the request body sent as the given
+    /// media type; returns the answer itself (for a body that is not JSON)
+    /// beside its JSON value.
+    #[allow(clippy::too_many_arguments)]
+    fn exchange(
+        &mut self,
+        on: On,
+        method: &str,
+        template: &str,
+        params: &[(&str, &str)],
+        query: &str,
+        body: Option<(&str, &[u8])>,
+        expect: &[u16],
+    ) -> (Answer, Value) {
+        let (media, body) = body.unwrap_or((JSON, b""));
         let mut target = template.to_string();
         for (k, v) in params {
             target = target.replace(&format!("{{{k}}}"), v);
@@ -738,7 +768,8 @@ impl Contract<'_> {
             &method.to_uppercase(),
             &target,
             on.token,
-            body.unwrap_or(b""),
+            media,
+            body,
         );
         let at = format!("{} {target} -> {}", method.to_uppercase(), a.status);
         self.called
@@ -751,24 +782,29 @@ impl Contract<'_> {
         }
         let op = &self.checker.spec["paths"][template][method];
         assert!(op.is_object(), "{method} {template} is not in the spec");
-        // A body the node accepted must fit the documented request body.
-        let request_schema = &op["requestBody"]["content"]["application/json"]["schema"];
-        if (200..300).contains(&a.status)
-            && !request_schema.is_null()
-            && let Some(sent) = body.filter(|b| !b.is_empty())
-        {
+        // A body the node accepted must be of a documented media type and
+        // fit the documented request body.
+        let documented = &op["requestBody"]["content"];
+        if (200..300).contains(&a.status) && documented.is_object() && !body.is_empty() {
             let mut errors = Vec::new();
-            match serde_json::from_slice::<Value>(sent) {
-                Ok(v) => self
-                    .checker
-                    .check(request_schema, &v, "request", &mut errors),
-                Err(e) => errors.push(format!("request: accepted a body that is not JSON: {e}")),
+            match &documented[media]["schema"] {
+                Value::Null => errors.push(format!(
+                    "request: accepted a body of media type {media}, which is not documented"
+                )),
+                schema if media == JSON => match serde_json::from_slice::<Value>(body) {
+                    Ok(v) => self.checker.check(schema, &v, "request", &mut errors),
+                    Err(e) => {
+                        errors.push(format!("request: accepted a body that is not JSON: {e}"))
+                    }
+                },
+                _ => {}
             }
             for e in errors {
                 self.problems.push(format!("{at}: {e}"));
             }
         }
-        self.check_answer(&at, &op["responses"], &a)
+        let v = self.check_answer(&at, &op["responses"], &a);
+        (a, v)
     }
 
     /// Checks an answer against a `responses` object.
@@ -779,7 +815,13 @@ impl Contract<'_> {
             return Value::Null;
         };
         let r = self.checker.resolve(r);
-        let Some(m) = r["content"].get(&a.media) else {
+        // The answer's media type, else a documented range that covers it
+        // (`image/*`, `*/*`).
+        let range = format!("{}/*", a.media.split('/').next().unwrap_or_default());
+        let Some((key, m)) = [a.media.as_str(), range.as_str(), "*/*"]
+            .into_iter()
+            .find_map(|k| r["content"].get(k).map(|m| (k, m)))
+        else {
             self.problems.push(format!(
                 "{at}: media type {:?} is not documented for {} (body {})",
                 a.media,
@@ -788,7 +830,7 @@ impl Contract<'_> {
             ));
             return Value::Null;
         };
-        if a.media != "application/json" {
+        if key != JSON {
             return Value::Null;
         }
         let v: Value = match serde_json::from_slice(&a.body) {
@@ -842,7 +884,14 @@ fn today_minus(days: i64) -> String {
 #[test]
 fn the_running_api_matches_the_spec() {
     let spec = load_spec();
-    let mut p = pair();
+    // A small per-file limit for attachments, so that a file over it is
+    // cheap to upload.
+    let agreement = AGREEMENT.replace("max_file = \"64 MiB\"", "max_file = \"4 KiB\"");
+    assert_ne!(
+        agreement, AGREEMENT,
+        "the example agreement's max_file moved"
+    );
+    let mut p = pair_with(&agreement);
     p.al.serve();
     p.gr.serve();
     let (gr_token, al_token) = (admin_token(&p.gr), admin_token(&p.al));
@@ -928,15 +977,109 @@ fn the_running_api_matches_the_spec() {
     c.post(gr, "/v1/cases", &[], json!({"case": "bad ref!"}), &[422]);
     c.post(gr, "/v1/cases", &[], json!({"bogus": 1}), &[422]);
     let form: Value = serde_json::from_str(FORM).unwrap();
+
+    // A file to attach, uploaded as it is (not JSON), and the refusals.
+    let content = b"MADE-UP DEMO DATA. School report, first term.\n".repeat(20);
+    let file_name = "school report.txt";
+    let upload_query = "to=AL&name=school%20report.txt&type=text/plain";
+    let uploaded = c
+        .exchange(
+            gr,
+            "post",
+            "/v1/attachments",
+            &[],
+            upload_query,
+            Some((OCTETS, &content)),
+            &[201],
+        )
+        .1;
+    assert_eq!(uploaded["name"], file_name, "{uploaded}");
+    assert_eq!(uploaded["media_type"], "text/plain");
+    assert_eq!(uploaded["size"], content.len());
+    let upload = uploaded["upload"].as_str().unwrap_or_default().to_string();
+    let over_limit = vec![b'x'; 5 * 1024];
+    for (query, body, code) in [
+        (
+            "to=AL&name=big.bin&type=application/octet-stream",
+            &over_limit,
+            "invalid-attachment",
+        ),
+        (
+            "to=AL&name=..&type=text/plain",
+            &content,
+            "invalid-attachment",
+        ),
+        ("to=AL&name=a.txt&type=text", &content, "invalid-attachment"),
+        (
+            "to=FR&name=a.txt&type=text/plain",
+            &content,
+            "invalid-attachment",
+        ),
+        (
+            "to=GREECE&name=a.txt&type=text/plain",
+            &content,
+            "invalid-request",
+        ),
+    ] {
+        let refused = c
+            .exchange(
+                gr,
+                "post",
+                "/v1/attachments",
+                &[],
+                query,
+                Some((OCTETS, body)),
+                &[422],
+            )
+            .1;
+        assert_eq!(refused["code"], code, "{query}: {refused}");
+    }
+    c.exchange(
+        gr,
+        "post",
+        "/v1/attachments",
+        &[],
+        "to=AL&name=a.txt",
+        Some((OCTETS, &content)),
+        &[400],
+    );
+    c.exchange(
+        anonymous,
+        "post",
+        "/v1/attachments",
+        &[],
+        upload_query,
+        Some((OCTETS, &content)),
+        &[401],
+    );
+
+    // The message, with the file and a translation signed into it.
+    let translation = json!({
+        "lang": "el",
+        "by": "Sworn translator (demo)",
+        "date": today_minus(0),
+        "fields": {"child_account": "ΦΤΙΑΧΤΑ ΔΕΔΟΜΕΝΑ. Το παιδί λέει ότι ζούσε με τη μητέρα του."},
+    });
     let sent = c.post(
         gr,
         "/v1/messages",
         &[],
-        json!({"to": "AL", "kind": "social-inquiry-request", "case": case, "form": form}),
+        json!({"to": "AL", "kind": "social-inquiry-request", "case": case, "form": form,
+               "attachments": [upload], "translations": [translation]}),
         &[201],
     );
     let id = sent["id"].as_str().unwrap_or_default().to_string();
     assert!(!id.is_empty(), "the send gave no id: {sent}");
+    // An upload goes out once.
+    let again = c.post(
+        gr,
+        "/v1/messages",
+        &[],
+        json!({"to": "AL", "kind": "social-inquiry-request", "case": case, "form": form,
+               "attachments": [upload]}),
+        &[422],
+    );
+    assert_eq!(again["code"], "invalid-form", "{again}");
     c.post(
         gr,
         "/v1/messages",
@@ -964,6 +1107,70 @@ fn the_running_api_matches_the_spec() {
     assert_eq!(listed["messages"][0]["state"], "received");
     let shown = c.get(al, "/v1/messages/{id}", &[("id", &id)], &[200]);
     assert_eq!(shown["message"]["direction"], "in");
+    assert_eq!(shown["attachments"][0]["name"], file_name, "{shown}");
+    assert_eq!(shown["attachments"][0]["sha256"], uploaded["sha256"]);
+    assert_eq!(shown["translations"][0]["lang"], "el");
+    assert_eq!(shown["prevails"], "original");
+    assert!(shown.get("local_translations").is_none(), "{shown}");
+
+    // The file, on the receiving node and on the sender.
+    let attachment = "/v1/messages/{id}/attachments/{name}";
+    let named = [("id", id.as_str()), ("name", "school%20report.txt")];
+    for on in [al, gr] {
+        let (a, _) = c.exchange(on, "get", attachment, &named, "", None, &[200]);
+        assert_eq!(a.media, "text/plain");
+        assert!(a.body == content, "the file came back changed");
+    }
+    c.get(
+        al,
+        attachment,
+        &[("id", &id), ("name", "no-such.pdf")],
+        &[404],
+    );
+    let nobody = "01M82V7M008H248H248H248H24";
+    c.get(al, attachment, &[("id", nobody), ("name", "a.txt")], &[404]);
+    c.get(
+        al,
+        attachment,
+        &[("id", "not-an-id"), ("name", "a.txt")],
+        &[422],
+    );
+
+    // A translation added on the receiving node, beside the original.
+    let translations = "/v1/messages/{id}/translations";
+    let local = json!({
+        "lang": "sq",
+        "by": "AL duty officer",
+        "date": today_minus(0),
+        "fields": {"questions[0]": "A është nëna e aftë të kujdeset për fëmijën?"},
+    });
+    let added = c.post(al, translations, &[("id", &id)], local.clone(), &[201]);
+    assert_eq!(added, json!({"message": id, "added": true}));
+    for (body, code) in [
+        (local.clone(), "invalid-attachment"),
+        (
+            json!({"lang": "sq", "by": "x", "date": today_minus(0), "fields": {"child.no_such_field": "y"}}),
+            "invalid-attachment",
+        ),
+        (
+            json!({"lang": "en", "by": "x", "date": today_minus(0), "fields": {"child_account": "y"}}),
+            "invalid-attachment",
+        ),
+        (json!({"lang": "sq", "bogus": 1}), "invalid-request"),
+    ] {
+        let refused = c.post(al, translations, &[("id", &id)], body, &[422]);
+        assert_eq!(refused["code"], code, "{refused}");
+    }
+    c.post(al, translations, &[("id", nobody)], local.clone(), &[404]);
+    c.post(
+        al,
+        translations,
+        &[("id", "not-an-id")],
+        local.clone(),
+        &[422],
+    );
+    let shown = c.get(al, "/v1/messages/{id}", &[("id", &id)], &[200]);
+    assert_eq!(shown["local_translations"][0]["by"], "AL duty officer");
     c.get(gr, "/v1/messages/{id}", &[("id", "not-an-id")], &[422]);
     c.get(
         gr,
@@ -1149,6 +1356,38 @@ fn the_running_api_matches_the_spec() {
     c.get(gr, "/v1/users", &[], &[200]);
     c.get(auditor, "/v1/users", &[], &[403]);
     c.get(auditor, "/v1/messages/{id}", &[("id", &id)], &[403]);
+    c.exchange(
+        auditor,
+        "post",
+        "/v1/attachments",
+        &[],
+        upload_query,
+        Some((OCTETS, &content)),
+        &[403],
+    );
+    c.get(auditor, attachment, &named, &[403]);
+    c.post(auditor, translations, &[("id", &id)], local.clone(), &[403]);
+    // An operator may handle files, but not those of a case not theirs.
+    let added = c.post(
+        gr,
+        "/v1/users",
+        &[],
+        json!({"name": "petros", "role": "operator"}),
+        &[201],
+    );
+    let operator_token = added["token"].as_str().unwrap_or_default().to_string();
+    let operator = On {
+        port: p.gr.api_port,
+        token: Some(&operator_token),
+    };
+    c.get(operator, attachment, &named, &[403]);
+    c.post(
+        operator,
+        translations,
+        &[("id", &id)],
+        local.clone(),
+        &[403],
+    );
     c.get(auditor, "/v1/keys", &[], &[200]);
     let me = c.get(auditor, "/v1/whoami", &[], &[200]);
     assert_eq!(me["role"], "auditor");
@@ -1285,7 +1524,7 @@ fn the_running_api_matches_the_spec() {
 
     // An unknown path is a JSON not-found, with or without a token.
     for on in [gr, anonymous] {
-        let a = http(on.port, "GET", "/v1/no-such-endpoint", on.token, b"");
+        let a = http(on.port, "GET", "/v1/no-such-endpoint", on.token, JSON, b"");
         assert_eq!(a.status, 404);
         let not_found = json!({"404": {"$ref": "#/components/responses/NotFound"}});
         let v = c.check_answer("GET /v1/no-such-endpoint", &not_found, &a);
