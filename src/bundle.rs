@@ -16,6 +16,7 @@ use crate::protocol::card::PeerCard;
 use crate::protocol::country::Country;
 use crate::protocol::keys::VerifyingKey;
 use crate::store::{Store, StoreError};
+use std::borrow::Cow;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -325,6 +326,62 @@ pub fn verify_store_with(
     audit::verify_bundle(&entries, &checkpoints, &trust).map_err(BundleError::Verify)
 }
 
+/// Splits `entries.cbor`, a CBOR sequence of byte strings, into entries,
+/// calling `progress` with the count after each. A definite-length byte
+/// string (what [`export`] writes) becomes a slice of `bytes`, without a
+/// copy; any other item is decoded by ciborium as before, which also words
+/// the error when there is one.
+fn split_entries<'a>(
+    bytes: &'a [u8],
+    progress: &mut dyn FnMut(u64),
+) -> Result<Vec<Cow<'a, [u8]>>, BundleError> {
+    let mut rest = bytes;
+    let mut entries: Vec<Cow<'a, [u8]>> = Vec::new();
+    while !rest.is_empty() {
+        let entry = match definite_bytes(rest) {
+            Some((entry, after)) => {
+                rest = after;
+                Cow::Borrowed(entry)
+            }
+            None => {
+                let b: serde_bytes::ByteBuf =
+                    ciborium::from_reader(&mut rest).map_err(|e| BundleError::Format {
+                        file: "entries.cbor".into(),
+                        reason: format!("entry {}: {e}", entries.len()),
+                    })?;
+                Cow::Owned(b.into_vec())
+            }
+        };
+        entries.push(entry);
+        progress(entries.len() as u64);
+    }
+    Ok(entries)
+}
+
+/// A definite-length CBOR byte string at the start of `b`: its content and
+/// what follows it. `None` for any other item, or one cut short.
+fn definite_bytes(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&first, rest) = b.split_first()?;
+    if first >> 5 != 2 {
+        return None;
+    }
+    let (len, rest) = match first & 0x1f {
+        n @ 0..24 => (u64::from(n), rest),
+        24 => rest.split_first().map(|(n, r)| (u64::from(*n), r))?,
+        25 => rest
+            .split_first_chunk()
+            .map(|(n, r)| (u64::from(u16::from_be_bytes(*n)), r))?,
+        26 => rest
+            .split_first_chunk()
+            .map(|(n, r)| (u64::from(u32::from_be_bytes(*n)), r))?,
+        27 => rest
+            .split_first_chunk()
+            .map(|(n, r)| (u64::from_be_bytes(*n), r))?,
+        _ => return None,
+    };
+    rest.split_at_checked(usize::try_from(len).ok()?)
+}
+
 /// Verifies the bundle in `dir` using only the public keys in `cards`: the
 /// card of the node whose log it is, and its peers' cards (witnesses).
 pub fn verify(dir: &Path, cards: &[PeerCard]) -> Result<Report, BundleError> {
@@ -365,20 +422,10 @@ pub fn verify_with(
     };
     let trust = trust_for(country, cards, &announcements)?;
     let name = trust.origin.clone();
-    // Entries.
+    // Entries: the file read in one go, each entry a slice of it.
     let path = dir.join("entries.cbor");
     let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-    let mut rest = bytes.as_slice();
-    let mut entries: Vec<Vec<u8>> = Vec::new();
-    while !rest.is_empty() {
-        let b: serde_bytes::ByteBuf =
-            ciborium::from_reader(&mut rest).map_err(|e| BundleError::Format {
-                file: "entries.cbor".into(),
-                reason: format!("entry {}: {e}", entries.len()),
-            })?;
-        entries.push(b.into_vec());
-        progress(entries.len() as u64);
-    }
+    let entries = split_entries(&bytes, progress)?;
     // Checkpoints.
     let cps = read_json(&dir.join("checkpoints.json"))?;
     let mut checkpoints = Vec::new();
@@ -401,8 +448,8 @@ pub fn verify_with(
     if cdir.exists() {
         let named: std::collections::HashSet<String> = entries
             .iter()
-            .filter_map(|b| ciborium::from_reader::<audit::Entry, _>(b.as_slice()).ok())
-            .filter_map(|e| e.envelope.map(|h| hex::encode(h.as_slice())))
+            .filter_map(|b| audit::entry_envelope(b))
+            .map(hex::encode)
             .collect();
         for f in std::fs::read_dir(&cdir).map_err(io_err(&cdir))?.flatten() {
             let bytes = std::fs::read(f.path()).map_err(io_err(&f.path()))?;

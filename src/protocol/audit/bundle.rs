@@ -71,7 +71,7 @@
 
 use super::merkle::{self, CompactRange, EMPTY_ROOT, Hash, MerkleError};
 use super::note::{Checkpoint, NoteError, NoteSignature, Witness, parse_note};
-use super::{AuditError, Chain, Entry, leaf_hash};
+use super::{AuditError, Chain, Entry, Prepared, leaf_hash, prepare};
 use crate::protocol::keys::VerifyingKey;
 
 /// One checkpoint as exported: the log's signed note (which may already
@@ -463,12 +463,63 @@ fn classify<E: AsRef<[u8]>>(
 /// the log issued them, against `trust`. See the module documentation for
 /// what is checked and how failures are named. Memory beyond the inputs is
 /// O(log n) for the tree and O(number of checkpoints).
-pub fn verify_bundle<E: AsRef<[u8]>>(
+///
+/// The work on each entry that does not depend on the ones before it
+/// (decoding, the canonical check, the leaf hash) runs on every core the
+/// machine offers, a batch of entries at a time and at most two batches
+/// ahead of the chain checks, which follow in order on the calling thread.
+pub fn verify_bundle<E: AsRef<[u8]> + Sync>(
     entries: &[E],
     checkpoints: &[SignedCheckpoint],
     trust: &Trust,
 ) -> Result<Verified, Failure> {
     let (accepted, cosignatures) = check_checkpoints(checkpoints, trust)?;
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    if workers < 2 || entries.len() < 2 * BATCH {
+        return verify_entries(
+            entries,
+            &accepted,
+            cosignatures,
+            trust,
+            entries.iter().map(|e| prepare(e.as_ref())),
+        );
+    }
+    std::thread::scope(|scope| {
+        let mut batches = Vec::with_capacity(workers);
+        for w in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared<'_>>>(1);
+            batches.push(rx);
+            scope.spawn(move || {
+                for chunk in entries.chunks(BATCH).skip(w).step_by(workers) {
+                    let batch = chunk.iter().map(|e| prepare(e.as_ref())).collect();
+                    if tx.send(batch).is_err() {
+                        // The checks stopped at a failure.
+                        break;
+                    }
+                }
+            });
+        }
+        // Batch b comes from worker b % workers, so taking one batch from
+        // each in turn yields the entries in order.
+        let in_order = (0..)
+            .map_while(|b| batches[b % workers].recv().ok())
+            .flatten();
+        verify_entries(entries, &accepted, cosignatures, trust, in_order)
+    })
+}
+
+/// Entries per batch handed to a worker thread by [`verify_bundle`].
+const BATCH: usize = 4096;
+
+/// Step 2 and 3 of the verification, with `prepared` giving [`prepare`]
+/// of each entry in order.
+fn verify_entries<'a, E: AsRef<[u8]>>(
+    entries: &'a [E],
+    accepted: &[Accepted],
+    cosignatures: usize,
+    trust: &Trust,
+    mut prepared: impl Iterator<Item = Prepared<'a>>,
+) -> Result<Verified, Failure> {
     let lag = trust.max_lag.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
     let n = entries.len() as u64;
     let mut chain = Chain::empty();
@@ -504,19 +555,21 @@ pub fn verify_bundle<E: AsRef<[u8]>>(
         if i == n {
             break;
         }
-        let (entry, after) = chain
-            .verify_next(bytes)
+        // (The workers never stop short while this runs; if one did, the
+        // entry is prepared here instead.)
+        let prepared = prepared.next().unwrap_or_else(|| prepare(bytes));
+        let (time, after) = chain
+            .verify_prepared(bytes, &prepared)
             .map_err(|e| classify(entries, &chain, &before, e))?;
         if let Some((earliest, k)) = floor
-            && entry.time < earliest
+            && time < earliest
         {
             return Err(failure(
                 FailureKind::BackDated,
                 Some(i),
                 Some(k),
                 format!(
-                    "entry {i} is dated {}, more than the allowed lag before checkpoint {k} was cosigned",
-                    entry.time
+                    "entry {i} is dated {time}, more than the allowed lag before checkpoint {k} was cosigned"
                 ),
             ));
         }
@@ -1080,6 +1133,43 @@ mod tests {
         );
         let empty = checkpoint(&t, 0);
         assert_eq!(detect_fork(&empty, &b, None), ForkVerdict::Consistent);
+    }
+
+    /// [`verify_bundle`] without worker threads.
+    fn in_one_thread(entries: &[Vec<u8>], cps: &[SignedCheckpoint]) -> Result<Verified, Failure> {
+        let (accepted, cosignatures) = check_checkpoints(cps, &trust())?;
+        let prepared = entries.iter().map(|e| prepare(e));
+        verify_entries(entries, &accepted, cosignatures, &trust(), prepared)
+    }
+
+    #[test]
+    fn worker_threads_change_no_verdict() {
+        let n = 2 * BATCH + BATCH / 2 + 3;
+        let t = trail(n);
+        let cps = checkpoints(&t, &[1_000, BATCH, 2 * BATCH + 7]);
+        let mut cases = vec![t.clone()];
+        let mut bad = t.clone();
+        bad.remove(BATCH + 1);
+        cases.push(bad);
+        let mut bad = t.clone();
+        bad.swap(2 * BATCH - 1, 2 * BATCH);
+        cases.push(bad);
+        let mut bad = t.clone();
+        bad[2 * BATCH + 1] = edit(&bad[2 * BATCH + 1], |e| e.detail = Some("x".into()));
+        cases.push(bad);
+        let mut bad = t.clone();
+        bad[n - 2] = vec![0xa1, 0x61];
+        cases.push(bad);
+        let mut bad = t.clone();
+        bad[BATCH + 3] = edit(&bad[BATCH + 3], |e| e.detail = Some("x".into()));
+        rechain(&mut bad, BATCH + 4);
+        cases.push(bad);
+        cases.push(t[..2 * BATCH].to_vec());
+        for (k, case) in cases.iter().enumerate() {
+            let threaded = check(case, &cps);
+            assert_eq!(threaded, in_one_thread(case, &cps), "case {k}");
+            assert_eq!(threaded.is_ok(), k == 0, "case {k}");
+        }
     }
 
     proptest! {
