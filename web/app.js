@@ -106,6 +106,28 @@
     return data;
   }
 
+  // Streams a file to the node, which seals it as it arrives; returns the
+  // upload to name in the message.
+  async function upload(to, file) {
+    const type = file.type || 'application/octet-stream';
+    const path = '/v1/attachments?to=' + encodeURIComponent(to) + '&name=' +
+      encodeURIComponent(file.name) + '&type=' + encodeURIComponent(type);
+    let res;
+    try {
+      res = await fetch(path, {
+        method: 'POST', cache: 'no-store', credentials: 'omit', body: file,
+        headers: { 'Authorization': 'Bearer ' + (token() || ''), 'Content-Type': 'application/octet-stream' },
+      });
+    } catch (e) {
+      throw new ApiError(0, { code: 'unreachable', message: 'The node does not answer. Is it running?' });
+    }
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = { message: text }; }
+    if (!res.ok) throw new ApiError(res.status, data);
+    return data;
+  }
+
   function kindLabel(kind) {
     return (state.labels && state.labels.kinds[kind]) || kind;
   }
@@ -497,6 +519,29 @@
     setViewFor(gen, ...children);
   }
 
+  // Fetches an attachment with the token and hands it to the browser as a
+  // download; nothing is kept after.
+  async function download(id, a) {
+    try {
+      const res = await fetch('/v1/messages/' + encodeURIComponent(id) + '/attachments/' + encodeURIComponent(a.name), {
+        cache: 'no-store', credentials: 'omit', headers: { 'Authorization': 'Bearer ' + (token() || '') },
+      });
+      if (!res.ok) {
+        let data = null;
+        try { data = await res.json(); } catch (e) { data = { message: 'HTTP ' + res.status }; }
+        throw new ApiError(res.status, data);
+      }
+      const url = URL.createObjectURL(await res.blob());
+      const link = h('a', { href: url, download: a.name });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) {
+      alert(e.message);
+    }
+  }
+
   async function retry(m) {
     try {
       await api('POST', '/v1/messages/' + encodeURIComponent(m.id) + '/retry');
@@ -510,7 +555,22 @@
     if (button) button.disabled = true;
     try {
       const shown = await api('GET', '/v1/messages/' + encodeURIComponent(m.id));
-      box.replaceChildren(h('p', { class: 'small muted', text: 'Reading a form is recorded in the audit log.' }), renderValue(m.kind, '', shown.form));
+      const files = (shown.attachments || []).map((a) => h('li', { 'data-attachment': a.name },
+        h('span', { text: a.name + ' (' + a.media_type + ', ' + a.size + ' bytes) ' }),
+        h('button', { type: 'button', class: 'secondary small', onclick: () => download(m.id, a) }, 'Download')));
+      const translations = (shown.translations || []).concat(shown.local_translations || []);
+      const parts = [h('p', { class: 'small muted', text: 'Reading a form is recorded in the audit log.' }),
+        renderValue(m.kind, '', shown.form)];
+      if (files.length) {
+        parts.push(h('div', { class: 'attachments' },
+          h('h4', { text: 'Attachments (every download is recorded in the audit log)' }), h('ul', {}, files)));
+      }
+      if (translations.length) {
+        parts.push(h('p', { class: 'small muted', text: translations.length +
+          ' translation(s) go with this message; the ' + (shown.prevails === 'original' ? 'original' : shown.prevails + ' translation') +
+          ' prevails. `nfp-node show` prints them beside the original.' }));
+      }
+      box.replaceChildren(...parts);
     } catch (e) {
       box.replaceChildren(errorBox(e, 'The form cannot be shown'));
     }
@@ -889,6 +949,7 @@
     const replySel = h('select', { id: 'compose-reply', name: 'reply_to' });
     const tracing = h('input', { type: 'checkbox', id: 'compose-tracing', name: 'family_tracing' });
     const override = h('input', { type: 'text', id: 'compose-override', name: 'override_reason', placeholder: 'only to lift a safeguard, at least 10 characters' });
+    const attachInput = h('input', { type: 'file', id: 'compose-attachments', name: 'attachments', multiple: true });
     const formHost = h('div', { class: 'form', id: 'compose-form' });
     const status = h('div', { id: 'compose-status', 'aria-live': 'polite' });
     let builder = null;
@@ -1024,6 +1085,9 @@
         h('div', { class: 'row small' },
           h('label', {}, 'Fill in from a JSON file (read in this browser, not uploaded)', fileInput)),
         formHost),
+      section('Attachments',
+        h('div', { class: 'row small' },
+          h('label', {}, 'Files to send with the message (encrypted to the partner; the agreement limits their size)', attachInput))),
       status,
       h('div', { class: 'row' }, checkBtn, sendBtn));
 
@@ -1052,6 +1116,12 @@
         };
         if (state.me.role === 'admin' && override.value.trim()) body.override_reason = override.value.trim();
         try {
+          body.attachments = [];
+          for (const file of Array.from(attachInput.files || [])) {
+            status.replaceChildren(h('p', { class: 'muted', text: 'Uploading ' + file.name + '…' }));
+            const up = await upload(body.to, file);
+            body.attachments.push(up.upload);
+          }
           const sent = await api('POST', '/v1/messages', body);
           status.replaceChildren(h('div', { class: 'notice ok', id: 'sent' },
             h('h3', { text: 'Sent' }),
@@ -1060,6 +1130,7 @@
           watchDelivery(sent.id);
         } catch (e) {
           if (e.code === 'refused-by-safeguard') status.replaceChildren(refusalBox(e));
+          else if (e.code === 'invalid-attachment') status.replaceChildren(errorBox(e, 'The attachment was refused'));
           else if (e.code === 'invalid-form') { builder.showErrors(e.fields); status.replaceChildren(errorBox(e, 'The form is invalid')); }
           else if (e.code === 'invalid-request' && /case record/.test(e.message)) {
             status.replaceChildren(errorBox(e, 'Not sent'), h('p', {}, 'Open the case first on the ', h('a', { href: '#/cases', text: 'Cases' }), ' page.'));

@@ -266,6 +266,9 @@ async function main() {
     await page.click('#compose-check');
     await page.locator('#form-ok').waitFor();
     log('the filled form validates');
+    await page.setInputFiles('#compose-attachments', {
+      name: 'school-report.txt', mimeType: 'text/plain', buffer: Buffer.from('MADE-UP TEST ATTACHMENT'),
+    });
     await shot(page, 'compose');
     await page.click('#compose-send');
     await page.locator('#sent').waitFor();
@@ -356,6 +359,12 @@ async function main() {
     await alPage.locator(`li[data-message="${id}"] .form-view dl`).first().waitFor();
     if (!(await alPage.textContent(`li[data-message="${id}"] .form-view`)).includes('Parent-Demo')) fail('the form did not open');
     log('AL case manager reads the form (audited)');
+    const attached = alPage.locator(`li[data-message="${id}"] [data-attachment="school-report.txt"]`);
+    await attached.waitFor();
+    const [dl] = await Promise.all([alPage.waitForEvent('download'), attached.locator('button').click()]);
+    const got = fs.readFileSync(await dl.path(), 'utf8');
+    if (got !== 'MADE-UP TEST ATTACHMENT') fail(`the downloaded attachment differs: ${got}`);
+    log('AL downloads the attachment sent from the compose screen');
     await shot(alPage, 'cases');
 
     // --- AL: the node admin sees agreements and the audit screen, and exports ---
