@@ -7,9 +7,15 @@ use crate::protocol::audit::{Event, Record};
 use crate::protocol::card::PeerCard;
 use std::path::Path;
 
-/// A port free for both UDP (QUIC) and TCP (API) on loopback.
+/// Ports this process has already handed out: the nodes bind them only
+/// later, so the operating system may offer one again meanwhile.
+static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A port free for both UDP (QUIC) and TCP (API) on loopback, never the
+/// same one twice in this process.
 pub(super) fn free_port() -> Result<u16, Failure> {
-    for _ in 0..50 {
+    for _ in 0..200 {
         let udp =
             std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| Failure::failed(e.to_string()))?;
         let port = udp
@@ -17,7 +23,13 @@ pub(super) fn free_port() -> Result<u16, Failure> {
             .map_err(|e| Failure::failed(e.to_string()))?
             .port();
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
+            let mut given = match HANDED_OUT.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if given.insert(port) {
+                return Ok(port);
+            }
         }
     }
     Err(Failure::failed("no free loopback port"))
