@@ -68,6 +68,20 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// `attachment get` of `name` of message `id` at `n` into `out`.
+fn get_attachment(n: &TestNode, id: &str, name: &str, out: &Path) -> std::process::Output {
+    run(&[
+        "attachment",
+        "get",
+        "--home",
+        n.home_str(),
+        id,
+        name,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn show(n: &TestNode, id: &str) -> serde_json::Value {
     let o = run(&["show", "--home", n.home_str(), id, "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -144,29 +158,11 @@ fn a_50_mib_attachment_crosses_with_bounded_memory_and_comes_back_out() {
     assert_eq!(list[0]["size"], 50 * MIB);
     assert_eq!(list[0]["sha256"], big_hash);
     let out = p.dir.path().join("scan-out.pdf");
-    let o = run(&[
-        "attachment",
-        "get",
-        "--home",
-        p.al.home_str(),
-        &id,
-        "scan.pdf",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = get_attachment(&p.al, &id, "scan.pdf", &out);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(sha256_file(&out), big_hash);
     let out2 = p.dir.path().join("note-out.txt");
-    let o = run(&[
-        "attachment",
-        "get",
-        "--home",
-        p.al.home_str(),
-        &id,
-        "note.txt",
-        "--out",
-        out2.to_str().unwrap(),
-    ]);
+    let o = get_attachment(&p.al, &id, "note.txt", &out2);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out2).unwrap(), b"a short note");
     // Stored encrypted: the plaintext is nowhere in the receiver's files.
@@ -188,16 +184,7 @@ fn a_50_mib_attachment_crosses_with_bounded_memory_and_comes_back_out() {
         .count();
     assert_eq!(reads, 2);
     // An unknown name, and a reader off the case, are refused.
-    let o = run(&[
-        "attachment",
-        "get",
-        "--home",
-        p.al.home_str(),
-        &id,
-        "nope.pdf",
-        "--out",
-        p.dir.path().join("x").to_str().unwrap(),
-    ]);
+    let o = get_attachment(&p.al, &id, "nope.pdf", &p.dir.path().join("x"));
     assert!(!o.status.success());
 
     // Erasing the case takes the files; the trail still verifies.
@@ -245,16 +232,7 @@ fn a_transfer_cut_by_killing_the_receiver_resumes() {
         "the sender started over instead of resuming"
     );
     let out = p.dir.path().join("out.zip");
-    let o = run(&[
-        "attachment",
-        "get",
-        "--home",
-        p.al.home_str(),
-        &id,
-        "photos.zip",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = get_attachment(&p.al, &id, "photos.zip", &out);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(sha256_file(&out), hash);
 }
@@ -355,16 +333,7 @@ fn a_tampered_chunk_is_refused_and_limits_hold() {
     let shown = show(&p.al, &id.to_string());
     assert_eq!(shown["attachments"][0]["name"], "doc.txt");
     let out = p.dir.path().join("doc-out.txt");
-    let o = run(&[
-        "attachment",
-        "get",
-        "--home",
-        p.al.home_str(),
-        &id.to_string(),
-        "doc.txt",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = get_attachment(&p.al, &id.to_string(), "doc.txt", &out);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out).unwrap(), content);
 }

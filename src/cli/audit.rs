@@ -244,14 +244,8 @@ pub(super) fn check_proof(proof: PathBuf, trust: PathBuf) -> Result<(), Failure>
     let bad = |m: &str| Failure::failed(format!("the proof does NOT hold: {m}"));
     let origin = card.log_origin();
     let note = v["checkpoint"].as_str().unwrap_or("");
-    let mut checked = Err(audit::NoteError::NoSignatures);
-    for key in card.all_signing_keys() {
-        checked = audit::verify_checkpoint(note, &origin, &key);
-        if checked.is_ok() {
-            break;
-        }
-    }
-    let cp = checked.map_err(|e| bad(&format!("checkpoint: {e}")))?;
+    let cp = audit::verify_checkpoint_any(note, &origin, &card.all_signing_keys())
+        .map_err(|e| bad(&format!("checkpoint: {e}")))?;
     let entry =
         hex::decode(v["entry"].as_str().unwrap_or("")).map_err(|_| bad("entry is not hex"))?;
     let index = v["index"].as_u64().ok_or_else(|| bad("no index"))?;

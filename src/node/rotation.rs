@@ -75,11 +75,11 @@ impl Retired {
 
 /// This node's own keys, swapped whole at a rotation.
 pub(crate) struct OwnKeys {
-    pub(crate) signing: SigningKey,
-    pub(crate) decryption: DecryptionKey,
+    pub(crate) signing: Arc<SigningKey>,
+    pub(crate) decryption: Arc<DecryptionKey>,
     /// This node's card, with its log origin and retired keys.
     pub(crate) card: PeerCard,
-    pub(crate) retired: Option<Retired>,
+    pub(crate) retired: Option<Arc<Retired>>,
     /// Partners that have not confirmed the latest rotation.
     pub(crate) pending: BTreeSet<Country>,
     /// The latest rotation's signed announcement.
@@ -87,6 +87,18 @@ pub(crate) struct OwnKeys {
 }
 
 impl OwnKeys {
+    /// The same keys with other retired keys and partners pending.
+    fn with(&self, retired: Option<Arc<Retired>>, pending: BTreeSet<Country>) -> OwnKeys {
+        OwnKeys {
+            signing: self.signing.clone(),
+            decryption: self.decryption.clone(),
+            card: self.card.clone(),
+            retired,
+            pending,
+            announcement: self.announcement.clone(),
+        }
+    }
+
     /// The decryption key an envelope sealed to key id `kid` needs at
     /// `now`, if this node still holds it.
     pub(crate) fn decryption_for(&self, kid: &[u8], now: i64) -> &DecryptionKey {
@@ -208,19 +220,19 @@ pub(crate) fn load_own(
         if (now < r.overlap_until || !pending.is_empty())
             && let Ok(old) = home.retired_keys(r.serial)
         {
-            retired = Some(Retired {
+            retired = Some(Arc::new(Retired {
                 serial: r.serial,
                 signing: old.signing,
                 decryption: old.decryption,
                 tls: old.tls,
                 until: r.overlap_until,
                 compromised: r.compromised_from.is_some(),
-            });
+            }));
         }
     }
     Ok(OwnKeys {
-        signing: keys.signing,
-        decryption: keys.decryption,
+        signing: Arc::new(keys.signing),
+        decryption: Arc::new(keys.decryption),
         card,
         retired,
         pending,
@@ -397,17 +409,17 @@ impl Node {
             pending: pending.iter().copied().collect(),
         };
         self.set_own(OwnKeys {
-            signing: staged.signing,
-            decryption: staged.decryption,
+            signing: Arc::new(staged.signing),
+            decryption: Arc::new(staged.decryption),
             card,
-            retired: Some(Retired {
+            retired: Some(Arc::new(Retired {
                 serial,
                 signing: old.signing,
                 decryption: old.decryption,
                 tls: old.tls,
                 until: overlap_until,
                 compromised: announcement.compromised_from.is_some(),
-            }),
+            })),
             pending,
             announcement: Some(bytes),
         });
@@ -499,23 +511,7 @@ impl Node {
         }
         // The connection was made with the old certificate.
         self.connections.lock().await.remove(&peer);
-        let next = OwnKeys {
-            signing: SigningKey::from_seed(&own.signing.seed()),
-            decryption: DecryptionKey::from_bytes(&own.decryption.to_bytes())
-                .map_err(|e| e.to_string())?,
-            card: own.card.clone(),
-            retired: self.home.retired_keys(serial).ok().map(|k| Retired {
-                serial,
-                signing: k.signing,
-                decryption: k.decryption,
-                tls: k.tls,
-                until: rec.overlap_until,
-                compromised: rec.compromised_from.is_some(),
-            }),
-            pending,
-            announcement: own.announcement.clone(),
-        };
-        self.set_own(next);
+        self.set_own(own.with(own.retired.clone(), pending));
         tracing::info!(%peer, serial, "key rotation confirmed");
         Ok(())
     }
@@ -653,17 +649,8 @@ pub(super) async fn watch(node: Arc<Node>) {
                 tracing::warn!(error = %e, "cannot delete retired keys");
             }
             node.transport.serve_previous(false);
-            if let Ok(decryption) = DecryptionKey::from_bytes(&own.decryption.to_bytes()) {
-                node.set_own(OwnKeys {
-                    signing: SigningKey::from_seed(&own.signing.seed()),
-                    decryption,
-                    card: own.card.clone(),
-                    retired: None,
-                    pending: own.pending.clone(),
-                    announcement: own.announcement.clone(),
-                });
-                tracing::info!(serial, "overlap over; retired keys deleted");
-            }
+            node.set_own(own.with(None, own.pending.clone()));
+            tracing::info!(serial, "overlap over; retired keys deleted");
         }
         match node.home.certificate_expiry() {
             Ok(expiry) => {

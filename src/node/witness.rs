@@ -100,11 +100,8 @@ impl Node {
             return None;
         }
         let own = self.own();
-        let cp = own
-            .card
-            .all_signing_keys()
-            .iter()
-            .find_map(|k| audit::verify_checkpoint(&note, &self.origin, k).ok())?;
+        let cp =
+            audit::verify_checkpoint_any(&note, &self.origin, &own.card.all_signing_keys()).ok()?;
         let mut cache = super::lock(&self.proof_cache);
         if let Some((p, s, old, proof)) = cache.get(&peer)
             && *p == peer
@@ -144,16 +141,8 @@ impl Node {
         cp: &Checkpoint,
         line: &str,
     ) {
-        let name = card.log_origin();
         let keys = card.signing_keys_at(self.now().as_second());
-        let mut verified = Err(audit::NoteError::NoSignatures);
-        for k in &keys {
-            verified = audit::verify_cosignature(cp, line, &name, k);
-            if verified.is_ok() {
-                break;
-            }
-        }
-        match verified {
+        match audit::verify_cosignature_any(cp, line, &card.log_origin(), &keys) {
             Ok(_) => {
                 if let Err(e) = self.store.put_cosignature(peer, cp.size, line) {
                     tracing::error!(error = %e, "cannot store cosignature");
@@ -191,15 +180,8 @@ impl Node {
         w: &Witnessing,
     ) -> Result<String, WitnessAnswer> {
         use WitnessAnswer::Nothing;
-        let name = card.log_origin();
-        let mut checked = Err(audit::NoteError::NoSignatures);
-        for k in card.signing_keys_at(self.now().as_second()) {
-            checked = audit::verify_checkpoint(&w.checkpoint, &name, &k);
-            if checked.is_ok() {
-                break;
-            }
-        }
-        let cp = match checked {
+        let keys = card.signing_keys_at(self.now().as_second());
+        let cp = match audit::verify_checkpoint_any(&w.checkpoint, &card.log_origin(), &keys) {
             Ok(cp) => cp,
             Err(e) => {
                 self.audit(

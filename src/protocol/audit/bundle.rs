@@ -241,14 +241,8 @@ fn check_checkpoints(
         let at = |kind, detail: String| failure(kind, None, Some(k), detail);
         let note = parse_note(&sc.note)
             .map_err(|e| at(FailureKind::MalformedCheckpoint, e.to_string()))?;
-        let mut signed = Err(NoteError::NoSignatures);
-        for key in &trust.log_keys {
-            signed = note.verify(&trust.log_name, key);
-            if signed.is_ok() {
-                break;
-            }
-        }
-        signed.map_err(|e| at(FailureKind::ForgedCheckpoint, e.to_string()))?;
+        note.verify_any(&trust.log_name, &trust.log_keys)
+            .map_err(|e| at(FailureKind::ForgedCheckpoint, e.to_string()))?;
         let cp = Checkpoint::parse_body(&note.text)
             .map_err(|e| at(FailureKind::MalformedCheckpoint, e.to_string()))?;
         if cp.origin != trust.origin {

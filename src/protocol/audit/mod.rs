@@ -32,7 +32,8 @@ pub use merkle::{
 };
 pub use note::{
     Checkpoint, Note, NoteError, NoteSignature, Witness, cosign, cosignature_message, key_id,
-    parse_note, sign_checkpoint, verify_checkpoint, verify_cosignature,
+    parse_note, sign_checkpoint, verify_checkpoint, verify_checkpoint_any, verify_cosignature,
+    verify_cosignature_any,
 };
 
 use crate::protocol::UnixTime;

@@ -239,6 +239,19 @@ impl Note {
             Err(NoteError::NotSignedByKey(name.to_string()))
         }
     }
+
+    /// [`Note::verify`] with any of `keys` (a log's key now and the keys
+    /// rotations replaced); the error is the last key's.
+    pub fn verify_any(&self, name: &str, keys: &[VerifyingKey]) -> Result<(), NoteError> {
+        let mut result = Err(NoteError::NoSignatures);
+        for key in keys {
+            result = self.verify(name, key);
+            if result.is_ok() {
+                break;
+            }
+        }
+        result
+    }
 }
 
 /// A log's tree head: which log, how many leaves, and the Merkle root.
@@ -349,6 +362,35 @@ pub fn verify_checkpoint(
     let parsed = parse_note(note)?;
     parsed.verify(name, key)?;
     Checkpoint::parse_body(&parsed.text)
+}
+
+/// [`verify_checkpoint`] with any of `keys`: the note is parsed once.
+pub fn verify_checkpoint_any(
+    note: &str,
+    name: &str,
+    keys: &[VerifyingKey],
+) -> Result<Checkpoint, NoteError> {
+    let parsed = parse_note(note)?;
+    parsed.verify_any(name, keys)?;
+    Checkpoint::parse_body(&parsed.text)
+}
+
+/// [`verify_cosignature`] by a witness with any of `keys`; the error is the
+/// last key's.
+pub fn verify_cosignature_any(
+    cp: &Checkpoint,
+    line: &str,
+    witness_name: &str,
+    keys: &[VerifyingKey],
+) -> Result<u64, NoteError> {
+    let mut result = Err(NoteError::NoSignatures);
+    for key in keys {
+        result = verify_cosignature(cp, line, witness_name, key);
+        if result.is_ok() {
+            break;
+        }
+    }
+    result
 }
 
 /// The message a cosignature/v1 signs at `time`.
