@@ -115,6 +115,8 @@ pub struct Peer {
     pub card: PeerCard,
     /// The agreement.
     pub agreement: Agreement,
+    /// [`Agreement::hash`] of it, computed once: every envelope names it.
+    pub agreement_hash: [u8; 32],
     /// The parties whose signature of this exact agreement verifies.
     pub signed_by: Vec<Country>,
 }
@@ -386,6 +388,7 @@ impl Home {
                         Peer {
                             signed_by: self.signed_by(a, &card),
                             card,
+                            agreement_hash: a.hash(),
                             agreement: (*a).clone(),
                         },
                     );

@@ -223,7 +223,7 @@ async fn labels(State(node): State<Arc<Node>>, Path(lang): Path<String>) -> Repl
 
 async fn agreements(State(node): State<Arc<Node>>) -> Reply {
     let today = node.now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-    let peers: Vec<crate::home::Peer> = match node.peers.read() {
+    let peers: Vec<Arc<crate::home::Peer>> = match node.peers.read() {
         Ok(g) => g.values().cloned().collect(),
         Err(p) => p.into_inner().values().cloned().collect(),
     };

@@ -270,7 +270,10 @@ impl Node {
             Err(e) => return self.reject(peer, None, Some(hash), e.rejection()),
         };
         let id = outer.meta.id;
-        if let Err(e) = outer.meta.check_agreement(&p.agreement) {
+        if let Err(e) = outer
+            .meta
+            .check_agreement_hashed(&p.agreement, p.agreement_hash)
+        {
             return self.reject(peer, Some(id), Some(hash), e.rejection());
         }
         if !p.agreement.covers(outer.meta.kind) {

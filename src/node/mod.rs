@@ -70,7 +70,7 @@ pub struct Node {
     pub(crate) keys: RwLock<Arc<rotation::OwnKeys>>,
     pub(crate) rotation_lock: tokio::sync::Mutex<()>,
     pub(crate) peer_cert_expiry: Mutex<HashMap<Country, i64>>,
-    pub(crate) peers: RwLock<BTreeMap<Country, Peer>>,
+    pub(crate) peers: RwLock<BTreeMap<Country, Arc<Peer>>>,
     pub(crate) store: Arc<Store>,
     pub(crate) sync: GroupSync,
     pub(crate) transport: Transport,
@@ -142,7 +142,7 @@ impl Node {
         }
     }
 
-    pub(crate) fn peer(&self, c: Country) -> Option<Peer> {
+    pub(crate) fn peer(&self, c: Country) -> Option<Arc<Peer>> {
         read(&self.peers).get(&c).cloned()
     }
 
@@ -236,7 +236,13 @@ pub async fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Running, NodeEr
         keys: RwLock::new(Arc::new(own)),
         rotation_lock: tokio::sync::Mutex::new(()),
         peer_cert_expiry: Mutex::new(HashMap::new()),
-        peers: RwLock::new(setup.peers),
+        peers: RwLock::new(
+            setup
+                .peers
+                .into_iter()
+                .map(|(c, p)| (c, Arc::new(p)))
+                .collect(),
+        ),
         store,
         sync,
         transport,
@@ -313,8 +319,8 @@ impl Running {
                 _ = &mut deadline => { self.tasks.abort_all(); break }
             }
         }
-        if let Err(e) = self.node.store.sync() {
-            tracing::error!(error = %e, "final sync failed");
+        if let Err(e) = self.node.store.checkpoint() {
+            tracing::error!(error = %e, "final checkpoint failed");
         }
         tracing::info!(country = %self.node.me, "node stopped");
     }

@@ -354,7 +354,7 @@ impl Node {
             agreement: (
                 peer.agreement.id.clone(),
                 peer.agreement.version,
-                serde_bytes::ByteBuf::from(peer.agreement.hash().to_vec()),
+                serde_bytes::ByteBuf::from(peer.agreement_hash.to_vec()),
             ),
         };
         let form_cbor = form.to_cbor();
@@ -552,6 +552,8 @@ impl Node {
             return Err(HomeError::Problems(problems));
         }
         self.transport.pins().replace(super::pins_of(&peers));
+        let peers: std::collections::BTreeMap<_, _> =
+            peers.into_iter().map(|(c, p)| (c, Arc::new(p))).collect();
         match self.peers.write() {
             Ok(mut g) => *g = peers,
             Err(p) => *p.into_inner() = peers,

@@ -237,7 +237,16 @@ impl Meta {
     /// Checks the metadata against the agreement this node holds with the
     /// sender: same id, version and hash, and an agreed language.
     pub fn check_agreement(&self, held: &Agreement) -> Result<(), EnvelopeError> {
-        let ours = held.hash();
+        self.check_agreement_hashed(held, held.hash())
+    }
+
+    /// As [`Meta::check_agreement`], with the agreement's hash computed
+    /// beforehand (it is the same for every message under it).
+    pub fn check_agreement_hashed(
+        &self,
+        held: &Agreement,
+        ours: [u8; 32],
+    ) -> Result<(), EnvelopeError> {
         let (id, version, hash) = &self.agreement;
         if *id != held.id || *version != held.version || hash.as_slice() != ours {
             return Err(EnvelopeError::AgreementMismatch {

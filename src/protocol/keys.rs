@@ -122,14 +122,18 @@ impl std::fmt::Debug for VerifyingKey {
 }
 
 /// An X25519 private key for opening HPKE envelopes. Zeroized on drop.
-pub struct DecryptionKey(<HpkeKem as hpke::Kem>::PrivateKey);
+/// Keeps its public key, which every open compares key ids against.
+pub struct DecryptionKey(<HpkeKem as hpke::Kem>::PrivateKey, EncryptionKey);
 
 impl DecryptionKey {
     /// The key from 32 random bytes (RFC 9180 DeriveKeyPair is not applied:
     /// the bytes are the clamped X25519 scalar itself).
     pub fn from_bytes(b: &[u8; 32]) -> Result<DecryptionKey, KeyError> {
         <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(b)
-            .map(DecryptionKey)
+            .map(|k| {
+                let public = EncryptionKey(HpkeKem::sk_to_pk(&k));
+                DecryptionKey(k, public)
+            })
             .map_err(|_| KeyError::Invalid("X25519 private key"))
     }
 
@@ -142,7 +146,7 @@ impl DecryptionKey {
 
     /// The matching public key.
     pub fn public(&self) -> EncryptionKey {
-        EncryptionKey(HpkeKem::sk_to_pk(&self.0))
+        self.1.clone()
     }
 
     pub(crate) fn inner(&self) -> &<HpkeKem as hpke::Kem>::PrivateKey {

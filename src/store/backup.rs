@@ -242,7 +242,7 @@ pub fn restore(
     restore_files(store_dir, &entries)?;
     // Reopen through the normal path: recovery checks and a real fsync.
     let store = Store::open(store_dir, form_key)?;
-    store.sync()?;
+    store.flush_sled()?;
     if store.audit_head() != chain {
         return Err(bad("restored audit trail differs from the backup".into()));
     }

@@ -16,6 +16,7 @@
 mod attachments;
 mod backup;
 mod durable;
+mod journal;
 mod records;
 mod rotations;
 
@@ -30,8 +31,9 @@ use crate::protocol::audit::{self, Chain, Event, Record};
 use crate::protocol::country::Country;
 use crate::protocol::id::MessageId;
 use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
+use journal::{Journal, Op, Table};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
 /// Errors of the storage layer.
@@ -94,21 +96,23 @@ pub struct Migration {
 pub struct Store {
     path: PathBuf,
     db: sled::Db,
-    messages: sled::Tree,
-    envelopes: sled::Tree,
-    forms: sled::Tree,
-    receipts: sled::Tree,
-    outbox: sled::Tree,
-    audit: sled::Tree,
+    journal: Arc<Journal>,
+    meta: Table,
+    messages: Table,
+    envelopes: Table,
+    forms: Table,
+    receipts: Table,
+    outbox: Table,
+    audit: Table,
     log: Mutex<LogState>,
-    checkpoints: sled::Tree,
-    cosignatures: sled::Tree,
-    witnessed: sled::Tree,
-    cases: sled::Tree,
-    deadlines: sled::Tree,
-    rotations: sled::Tree,
-    attachments: sled::Tree,
-    staged: sled::Tree,
+    checkpoints: Table,
+    cosignatures: Table,
+    witnessed: Table,
+    cases: Table,
+    deadlines: Table,
+    rotations: Table,
+    attachments: Table,
+    staged: Table,
     form_key: Zeroizing<[u8; 32]>,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
     /// The log file, kept open for fdatasync.
@@ -121,6 +125,16 @@ pub struct Store {
     write_gate: std::sync::RwLock<()>,
 }
 
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Leave sled complete and the journal empty, so the next open has
+        // nothing to replay.
+        if let Err(e) = self.checkpoint() {
+            tracing::warn!(error = %e, "final store checkpoint failed; the journal will be replayed on the next open");
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `path`. `form_key` seals forms at
     /// rest. The audit trail's tail is checked on open.
@@ -129,15 +143,31 @@ impl Store {
             path: path.to_path_buf(),
             reason,
         };
+        // sled's own flusher is off: the journal makes writes durable,
+        // and checkpoints flush sled (see `journal`).
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(500))
+            .flush_every_ms(None)
             .open()
             .map_err(|e| open_err(e.to_string()))?;
-        let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(e.to_string()));
+        let (journal, replay) = Journal::open(&path.join("journal"), &db).map_err(open_err)?;
+        if replay.applied > 0 || replay.torn.is_some() {
+            tracing::warn!(
+                applied = replay.applied,
+                torn = replay.torn.is_some(),
+                "store journal replayed after an unclean stop"
+            );
+        }
+        let journal = Arc::new(journal);
+        let tree = |name: &str| {
+            db.open_tree(name)
+                .map(|t| Table::new(t, journal.clone()))
+                .map_err(|e| open_err(e.to_string()))
+        };
         let store = Store {
             path: path.to_path_buf(),
+            meta: tree("meta")?,
             messages: tree("messages")?,
             envelopes: tree("envelopes")?,
             forms: tree("forms")?,
@@ -153,6 +183,7 @@ impl Store {
             attachments: tree("attachments")?,
             staged: tree("staged")?,
             db,
+            journal,
             log: Mutex::new(LogState::default()),
             form_key: Zeroizing::new(*form_key),
             synced_blobs: Mutex::new(std::collections::HashSet::new()),
@@ -207,8 +238,8 @@ impl Store {
                 self.check_deadlines_decode()?;
             }
         }
-        let meta = self.db.open_tree("meta").map_err(io)?;
-        meta.insert(b"schema", &SCHEMA_VERSION.to_be_bytes())
+        self.meta
+            .insert(b"schema", SCHEMA_VERSION.to_be_bytes())
             .map_err(io)?;
         self.sync()?;
         tracing::warn!(from, to = SCHEMA_VERSION, backup = %backup.display(), "store migrated");
@@ -251,10 +282,10 @@ impl Store {
     /// refuses a store written by a newer version of the node.
     /// Returns the version found (a new store gets the current one).
     fn check_schema(&self) -> Result<u64, StoreError> {
-        let meta = self.db.open_tree("meta").map_err(io)?;
-        match meta.get(b"schema").map_err(io)? {
+        match self.meta.get(b"schema").map_err(io)? {
             None => {
-                meta.insert(b"schema", &SCHEMA_VERSION.to_be_bytes())
+                self.meta
+                    .insert(b"schema", SCHEMA_VERSION.to_be_bytes())
                     .map_err(io)?;
                 Ok(SCHEMA_VERSION)
             }
@@ -353,9 +384,31 @@ impl Store {
         Ok(())
     }
 
-    /// Flushes sled and fsyncs its files: after this returns, everything
-    /// written before it survives a crash or power loss.
+    /// Makes every write made before the call durable: after this
+    /// returns, it survives a crash or power loss. One `fdatasync` of the
+    /// journal.
     pub fn sync(&self) -> Result<(), StoreError> {
+        self.journal.sync().map_err(io)
+    }
+
+    /// Bytes written to the journal since the last checkpoint.
+    pub fn journal_pending(&self) -> u64 {
+        self.journal.pending()
+    }
+
+    /// Flushes sled into its own files, fsyncs them, and deletes the
+    /// journal files this made redundant. Runs about once a second on the
+    /// checkpoint thread, and when the store is dropped.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let Some(current) = self.journal.rotate().map_err(io)? else {
+            return Ok(());
+        };
+        self.flush_sled()?;
+        self.journal.retire(current).map_err(io)
+    }
+
+    /// Flushes sled and fsyncs its files.
+    fn flush_sled(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(io)?;
         let blobs = self.path.join("blobs");
         if let Ok(entries) = std::fs::read_dir(&blobs) {
@@ -627,13 +680,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let _w = self.writing();
         let key = rec.id.to_bytes();
-        self.envelopes.insert(key, envelope).map_err(io)?;
-        self.forms
-            .insert(key, self.seal_form(rec.id, form_cbor, nonce)?)
-            .map_err(io)?;
-        self.messages.insert(key, rec.encode()?).map_err(io)?;
-        self.outbox
-            .insert(key, outbox_value(rec.peer, urgent))
+        let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
+        let record = rec.encode()?;
+        let queued = outbox_value(rec.peer, urgent);
+        // One journal record; the message record is the commit point.
+        self.journal
+            .apply(&[
+                Op::Insert(&self.envelopes, &key, envelope),
+                Op::Insert(&self.forms, &key, &sealed),
+                Op::Insert(&self.messages, &key, &record),
+                Op::Insert(&self.outbox, &key, &queued),
+            ])
             .map_err(io)?;
         Ok(())
     }
@@ -649,12 +706,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let _w = self.writing();
         let key = rec.id.to_bytes();
-        self.envelopes.insert(key, envelope).map_err(io)?;
-        self.forms
-            .insert(key, self.seal_form(rec.id, form_cbor, nonce)?)
+        let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
+        let record = rec.encode()?;
+        self.journal
+            .apply(&[
+                Op::Insert(&self.envelopes, &key, envelope),
+                Op::Insert(&self.forms, &key, &sealed),
+                Op::Insert(&self.receipts, &key, receipt),
+                Op::Insert(&self.messages, &key, &record),
+            ])
             .map_err(io)?;
-        self.receipts.insert(key, receipt).map_err(io)?;
-        self.messages.insert(key, rec.encode()?).map_err(io)?;
         Ok(())
     }
 
@@ -671,12 +732,17 @@ impl Store {
         let Some(mut rec) = self.message(id)? else {
             return Ok(None);
         };
-        self.receipts.insert(key, receipt).map_err(io)?;
         rec.state = State::Delivered;
         rec.delivered = Some(at);
         rec.last_error = None;
-        self.messages.insert(key, rec.encode()?).map_err(io)?;
-        self.outbox.remove(key).map_err(io)?;
+        let record = rec.encode()?;
+        self.journal
+            .apply(&[
+                Op::Insert(&self.receipts, &key, receipt),
+                Op::Insert(&self.messages, &key, &record),
+                Op::Remove(&self.outbox, &key),
+            ])
+            .map_err(io)?;
         Ok(Some(rec))
     }
 

@@ -80,9 +80,7 @@ fn a_broken_audit_tail_refuses_to_open() {
                 .unwrap();
         }
         // Tamper with the last entry directly in sled.
-        s.audit
-            .insert(2u64.to_be_bytes(), b"garbage".to_vec())
-            .unwrap();
+        s.audit.insert(2u64.to_be_bytes(), b"garbage").unwrap();
         s.sync().unwrap();
     }
     match Store::open(dir.path(), &[7; 32]) {
@@ -109,10 +107,8 @@ fn the_outbox_is_reconciled_with_the_records_on_open() {
         // A crash after the record but before the outbox entry ...
         s.outbox.remove(committed.to_bytes()).unwrap();
         // ... and one before the record (the operator never got this id).
-        s.envelopes
-            .insert(orphan.to_bytes(), b"e".to_vec())
-            .unwrap();
-        s.outbox.insert(orphan.to_bytes(), b"AL".to_vec()).unwrap();
+        s.envelopes.insert(orphan.to_bytes(), b"e").unwrap();
+        s.outbox.insert(orphan.to_bytes(), b"AL").unwrap();
         s.sync().unwrap();
     }
     let s = Store::open(dir.path(), &[7; 32]).unwrap();
