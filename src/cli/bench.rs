@@ -226,30 +226,52 @@ pub(super) async fn run(
         let req = request(to);
         let admin = admin.clone();
         tasks.spawn(async move {
+            // K messages in flight from the moment they are submitted:
+            // sends run concurrently, as several operators' would, and a
+            // message counts until its verified receipt is in.
             let mut rx = n.delivered.subscribe();
+            let mut sending = tokio::task::JoinSet::new();
             let mut pending: HashMap<crate::protocol::id::MessageId, Instant> = HashMap::new();
+            let mut early: HashMap<crate::protocol::id::MessageId, Instant> = HashMap::new();
             let mut latencies = Vec::with_capacity(per_peer);
-            let mut sent = 0usize;
+            let mut submitted = 0usize;
             while latencies.len() < per_peer {
-                while pending.len() < in_flight && sent < per_peer {
-                    match n.send(&admin, req.clone()).await {
-                        Ok(id) => {
-                            pending.insert(id, Instant::now());
-                            sent += 1;
-                        }
-                        Err(e) => return Err(e.to_string()),
-                    }
+                while sending.len() + pending.len() < in_flight && submitted < per_peer {
+                    let (n, admin, req) = (n.clone(), admin.clone(), req.clone());
+                    sending.spawn(async move {
+                        let started = Instant::now();
+                        n.send(&admin, req).await.map(|id| (id, started))
+                    });
+                    submitted += 1;
                 }
-                match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
-                    Ok(Ok(id)) => {
-                        if let Some(t) = pending.remove(&id) {
-                            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                tokio::select! {
+                    Some(done) = sending.join_next(), if !sending.is_empty() => {
+                        match done {
+                            Ok(Ok((id, started))) => match early.remove(&id) {
+                                Some(at) => latencies.push(
+                                    at.duration_since(started).as_secs_f64() * 1000.0,
+                                ),
+                                None => {
+                                    pending.insert(id, started);
+                                }
+                            },
+                            Ok(Err(e)) => return Err(e.to_string()),
+                            Err(e) => return Err(e.to_string()),
                         }
                     }
-                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
-                        return Err("delivery events lagged; lower --in-flight".into());
+                    got = tokio::time::timeout(Duration::from_secs(30), rx.recv()) => match got {
+                        Ok(Ok(id)) => match pending.remove(&id) {
+                            Some(t) => latencies.push(t.elapsed().as_secs_f64() * 1000.0),
+                            // Delivered before its send call returned.
+                            None => {
+                                early.insert(id, Instant::now());
+                            }
+                        },
+                        Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                            return Err("delivery events lagged; lower --in-flight".into());
+                        }
+                        Ok(Err(_)) | Err(_) => return Err("no delivery for 30 s".into()),
                     }
-                    Ok(Err(_)) | Err(_) => return Err("no delivery for 30 s".into()),
                 }
             }
             Ok(latencies)

@@ -13,8 +13,9 @@ use crate::protocol::agreement::Agreement;
 use crate::protocol::attachment::Extras;
 use crate::protocol::country::Country;
 use crate::protocol::forms::{Kind, MAX_FORM_BYTES};
+use crate::protocol::hpke;
 use crate::protocol::id::MessageId;
-use crate::protocol::keys::{DecryptionKey, EncryptionKey, HpkeKem, SigningKey, VerifyingKey};
+use crate::protocol::keys::{DecryptionKey, EncryptionKey, SigningKey, VerifyingKey};
 use crate::protocol::language::Language;
 use crate::protocol::wire::{RejectCode, Rejection};
 use ciborium::value::Value;
@@ -22,7 +23,6 @@ use coset::{
     CoseEncrypt0, CoseEncrypt0Builder, CoseSign1, CoseSign1Builder, EncryptionContext,
     HeaderBuilder, TaggedCborSerializable as _, iana,
 };
-use hpke::{Deserializable as _, Serializable as _};
 use sha2::{Digest as _, Sha256};
 
 /// Private-use COSE algorithm: HPKE base mode, X25519-HKDF-SHA256,
@@ -265,47 +265,6 @@ impl Meta {
     }
 }
 
-/// A 32-byte seed expanded by SHA-256 in counter mode: the only randomness
-/// HPKE draws (the ephemeral key). Taking it from the caller keeps sealing
-/// pure and makes test vectors reproducible.
-struct SeedRng {
-    seed: [u8; 32],
-    counter: u64,
-}
-
-impl rand_core::TryRng for SeedRng {
-    type Error = std::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(32) {
-            let block = Sha256::new()
-                .chain_update(self.seed)
-                .chain_update(self.counter.to_be_bytes())
-                .finalize();
-            self.counter += 1;
-            chunk.copy_from_slice(&block[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for SeedRng {}
-
-impl Drop for SeedRng {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.seed);
-    }
-}
-
 fn cbor<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, EnvelopeError> {
     let mut out = Vec::new();
     ciborium::into_writer(v, &mut out).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
@@ -390,28 +349,23 @@ pub fn seal_with(
         b"",
     );
     let builder = CoseEncrypt0Builder::new().protected(protected);
-    let mut rng = SeedRng {
-        seed: ephemeral_seed,
-        counter: 0,
-    };
-    let (enc, ct) = hpke::single_shot_seal_with_rng::<
-        hpke::aead::ChaCha20Poly1305,
-        hpke::kdf::HkdfSha256,
-        HpkeKem,
-    >(
-        &hpke::OpModeS::Base,
-        recipient.inner(),
-        HPKE_INFO,
-        &sign1,
-        &aad,
-        &mut rng,
-    )
-    .map_err(|e| EnvelopeError::Encode(format!("HPKE seal failed: {e}")))?;
+    // The ephemeral key's input keying material: the first 32 bytes of the
+    // seed's SHA-256 counter-mode stream (what earlier versions drew from
+    // it, so the test vectors stay valid).
+    let ikm: zeroize::Zeroizing<[u8; 32]> = zeroize::Zeroizing::new(
+        Sha256::new()
+            .chain_update(ephemeral_seed)
+            .chain_update(0u64.to_be_bytes())
+            .finalize()
+            .into(),
+    );
+    let (enc, ct) = hpke::seal(recipient.bytes(), HPKE_INFO, &aad, &sign1, &ikm)
+        .map_err(|e| EnvelopeError::Encode(format!("HPKE seal failed: {e}")))?;
     builder
         .unprotected(
             HeaderBuilder::new()
                 .key_id(recipient.key_id().to_vec())
-                .value(LABEL_HPKE_ENC, Value::Bytes(enc.to_bytes().to_vec()))
+                .value(LABEL_HPKE_ENC, Value::Bytes(enc.to_vec()))
                 .build(),
         )
         .ciphertext(ct)
@@ -569,17 +523,22 @@ impl Outer {
         }
         let enc_bytes = header_bytes(&self.cose.unprotected, LABEL_HPKE_ENC)
             .ok_or_else(|| EnvelopeError::Malformed("no HPKE encapsulated key".into()))?;
-        let enc = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(&enc_bytes)
+        let enc: [u8; 32] = enc_bytes
+            .as_slice()
+            .try_into()
             .map_err(|_| EnvelopeError::Malformed("bad HPKE encapsulated key".into()))?;
         let sign1_bytes = self.cose.decrypt_ciphertext(
             b"",
             || EnvelopeError::Malformed("no ciphertext".into()),
             |ct, aad| {
-                hpke::single_shot_open::<
-                    hpke::aead::ChaCha20Poly1305,
-                    hpke::kdf::HkdfSha256,
-                    HpkeKem,
-                >(&hpke::OpModeR::Base, me_key.inner(), &enc, HPKE_INFO, ct, aad)
+                hpke::open(
+                    me_key.secret(),
+                    me_key.public_bytes(),
+                    &enc,
+                    HPKE_INFO,
+                    aad,
+                    ct,
+                )
                 .map_err(|_| EnvelopeError::NotForUs("decryption failed".into()))
             },
         )?;

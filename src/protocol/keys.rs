@@ -8,13 +8,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::Signer as _;
-use hpke::{Deserializable as _, Kem as _, Serializable as _};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
-
-/// The HPKE KEM used for envelopes (RFC 9180 DHKEM(X25519, HKDF-SHA256)).
-pub type HpkeKem = hpke::kem::X25519HkdfSha256;
 
 /// A key that could not be read or used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -121,56 +117,60 @@ impl std::fmt::Debug for VerifyingKey {
     }
 }
 
-/// An X25519 private key for opening HPKE envelopes. Zeroized on drop.
-/// Keeps its public key, which every open compares key ids against.
-pub struct DecryptionKey(<HpkeKem as hpke::Kem>::PrivateKey, EncryptionKey);
+/// An X25519 private key for opening HPKE envelopes (RFC 9180
+/// DHKEM(X25519, HKDF-SHA256), see [`crate::protocol::hpke`]). Zeroized on
+/// drop. Keeps its public key, which every open compares key ids against
+/// and HPKE's key derivation needs.
+pub struct DecryptionKey {
+    secret: Zeroizing<[u8; 32]>,
+    public: EncryptionKey,
+}
 
 impl DecryptionKey {
     /// The key from 32 random bytes (RFC 9180 DeriveKeyPair is not applied:
-    /// the bytes are the clamped X25519 scalar itself).
+    /// the bytes are the X25519 scalar itself, clamped when used).
     pub fn from_bytes(b: &[u8; 32]) -> Result<DecryptionKey, KeyError> {
-        <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(b)
-            .map(|k| {
-                let public = EncryptionKey(HpkeKem::sk_to_pk(&k));
-                DecryptionKey(k, public)
-            })
-            .map_err(|_| KeyError::Invalid("X25519 private key"))
+        Ok(DecryptionKey {
+            secret: Zeroizing::new(*b),
+            public: EncryptionKey(crate::protocol::hpke::public_key(b)),
+        })
     }
 
     /// The 32 private bytes, in a buffer that zeroizes itself.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&self.0.to_bytes());
-        out
+        self.secret.clone()
     }
 
     /// The matching public key.
     pub fn public(&self) -> EncryptionKey {
-        self.1.clone()
+        self.public.clone()
     }
 
-    pub(crate) fn inner(&self) -> &<HpkeKem as hpke::Kem>::PrivateKey {
-        &self.0
+    pub(crate) fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
+    pub(crate) fn public_bytes(&self) -> &[u8; 32] {
+        &self.public.0
     }
 }
 
 /// An X25519 public key that envelopes are sealed to.
 #[derive(Clone, PartialEq, Eq)]
-pub struct EncryptionKey(<HpkeKem as hpke::Kem>::PublicKey);
+pub struct EncryptionKey([u8; 32]);
 
 impl EncryptionKey {
-    /// The key from its 32 bytes.
+    /// The key from its 32 bytes (any 32 bytes are an X25519 public key;
+    /// one of small order fails when used).
     pub fn from_bytes(b: &[u8]) -> Result<EncryptionKey, KeyError> {
-        <HpkeKem as hpke::Kem>::PublicKey::from_bytes(b)
+        <[u8; 32]>::try_from(b)
             .map(EncryptionKey)
             .map_err(|_| KeyError::Invalid("X25519 public key"))
     }
 
     /// The 32 bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(&self.0.to_bytes());
-        out
+        self.0
     }
 
     /// A short key id: the first 8 bytes of SHA-256 of the public key.
@@ -191,7 +191,7 @@ impl EncryptionKey {
         EncryptionKey::from_bytes(&b)
     }
 
-    pub(crate) fn inner(&self) -> &<HpkeKem as hpke::Kem>::PublicKey {
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
 }

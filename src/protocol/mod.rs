@@ -15,6 +15,7 @@ pub mod deadline;
 pub mod envelope;
 pub mod forms;
 pub mod gate;
+pub mod hpke;
 pub mod id;
 pub mod keys;
 pub mod labels;
