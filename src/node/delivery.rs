@@ -230,7 +230,24 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
             ) {
                 Ok(r) => {
                     let at = node.now().as_second();
-                    let rec = match node.store.mark_delivered(id, &receipt, at) {
+                    let delivered = Record {
+                        peer: Some(peer),
+                        message: Some(id),
+                        envelope: Some(sha256(&env)),
+                        detail: Some(format!(
+                            "receipt {} received {}",
+                            hex::encode(sha256(&receipt)),
+                            jiff::Timestamp::from_second(r.received)
+                                .map(|t| t.to_string())
+                                .unwrap_or_else(|_| r.received.to_string())
+                        )),
+                    };
+                    let rec = match node.store.mark_delivered(
+                        id,
+                        &receipt,
+                        at,
+                        (Event::MessageDelivered, delivered, at),
+                    ) {
                         Ok(rec) => rec,
                         Err(e) => return Outcome::Retry(e.to_string()),
                     };
@@ -244,21 +261,6 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
                     {
                         node.open_awaited(rec, received, due);
                     }
-                    node.audit(
-                        Event::MessageDelivered,
-                        Record {
-                            peer: Some(peer),
-                            message: Some(id),
-                            envelope: Some(sha256(&env)),
-                            detail: Some(format!(
-                                "receipt {} received {}",
-                                hex::encode(sha256(&receipt)),
-                                jiff::Timestamp::from_second(r.received)
-                                    .map(|t| t.to_string())
-                                    .unwrap_or_else(|_| r.received.to_string())
-                            )),
-                        },
-                    );
                     // No sync wait here: the receipt is in the journal
                     // (a crash of the process loses nothing), and if a
                     // power loss took it, the message goes again and the

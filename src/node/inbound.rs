@@ -539,10 +539,24 @@ impl Node {
                     return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
                 }
             }
-            if let Err(e) = self
-                .store
-                .put_incoming(&rec, &env, &opened.form_cbor, &receipt, nonce)
-            {
+            let received_note = Record {
+                peer: Some(peer),
+                message: Some(id),
+                envelope: Some(hash),
+                detail: Some(format!(
+                    "{}{}",
+                    opened.meta.kind.as_str(),
+                    super::attachments::audit_summary(descriptors)
+                )),
+            };
+            if let Err(e) = self.store.put_incoming(
+                &rec,
+                &env,
+                &opened.form_cbor,
+                &receipt,
+                nonce,
+                (Event::MessageReceived, received_note, now.as_second()),
+            ) {
                 return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
             }
             if let Some(d) = owed {
@@ -554,19 +568,6 @@ impl Node {
                 }
                 self.close_scheduled(peer, &rec.case, opened.meta.kind, false, id, at);
             }
-            self.audit(
-                Event::MessageReceived,
-                Record {
-                    peer: Some(peer),
-                    message: Some(id),
-                    envelope: Some(hash),
-                    detail: Some(format!(
-                        "{}{}",
-                        opened.meta.kind.as_str(),
-                        super::attachments::audit_summary(descriptors)
-                    )),
-                },
-            );
             drop(guard);
             tracing::info!(%peer, msg_id = %id, kind = %opened.meta.kind, "envelope received");
             receipt

@@ -402,21 +402,24 @@ impl Node {
             self.store
                 .put_signed_translations(id, &extras.translations, *n)?;
         }
-        self.store
-            .put_outgoing(&rec, &env, &form_cbor, urgent, *nonce)?;
-        self.audit(
-            Event::MessageQueued,
-            Record {
-                peer: Some(req.to),
-                message: Some(id),
-                envelope: Some(hash),
-                detail: Some(format!(
-                    "{}{}",
-                    req.kind.as_str(),
-                    super::attachments::audit_summary(&extras.attachments)
-                )),
-            },
-        );
+        let queued = Record {
+            peer: Some(req.to),
+            message: Some(id),
+            envelope: Some(hash),
+            detail: Some(format!(
+                "{}{}",
+                req.kind.as_str(),
+                super::attachments::audit_summary(&extras.attachments)
+            )),
+        };
+        self.store.put_outgoing(
+            &rec,
+            &env,
+            &form_cbor,
+            urgent,
+            *nonce,
+            (Event::MessageQueued, queued, self.now().as_second()),
+        )?;
         if let (Some(rule), Some(o)) = (lifted, &override_) {
             self.audit(
                 Event::GateOverridden,

@@ -54,6 +54,7 @@ const REMOVE: u8 = 2;
 const HEAD: usize = 12;
 
 /// One write of a batch.
+#[derive(Clone, Copy)]
 pub enum Op<'a> {
     /// Set `key` to `value` in the tree.
     Insert(&'a sled::Tree, &'a [u8], &'a [u8]),

@@ -81,6 +81,10 @@ fn io<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
+/// An audit entry written together with the store write it records:
+/// event, record, time.
+pub type Audited = (Event, Record, UnixTime);
+
 /// A migration made when the store was opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
@@ -474,12 +478,22 @@ impl Store {
         now: UnixTime,
     ) -> Result<u64, StoreError> {
         let _w = self.writing();
+        self.apply_audited(&[], (event, rec, now))
+    }
+
+    /// Applies `ops` and appends the audit entry `note` in the same journal
+    /// record, so neither survives a crash without the other. Returns the
+    /// entry's sequence number.
+    fn apply_audited(&self, ops: &[Op<'_>], note: Audited) -> Result<u64, StoreError> {
+        let (event, rec, now) = note;
         let mut log = self.lock_log();
         let (entry, bytes, next) = log.chain.append(event, rec, now)?;
         let leaf = audit::leaf_hash(&bytes);
-        self.audit
-            .insert(entry.seq.to_be_bytes(), bytes)
-            .map_err(io)?;
+        let key = entry.seq.to_be_bytes();
+        let mut all = Vec::with_capacity(ops.len() + 1);
+        all.extend_from_slice(ops);
+        all.push(Op::Insert(&self.audit, &key, &bytes));
+        self.journal.apply(&all).map_err(io)?;
         log.chain = next;
         log.push_leaf(leaf);
         Ok(entry.seq)
@@ -677,21 +691,24 @@ impl Store {
         form_cbor: &[u8],
         urgent: bool,
         nonce: [u8; 24],
+        note: Audited,
     ) -> Result<(), StoreError> {
         let _w = self.writing();
         let key = rec.id.to_bytes();
         let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
         let record = rec.encode()?;
         let queued = outbox_value(rec.peer, urgent);
-        // One journal record; the message record is the commit point.
-        self.journal
-            .apply(&[
+        // One journal record with its audit entry; the message record is
+        // the commit point.
+        self.apply_audited(
+            &[
                 Op::Insert(&self.envelopes, &key, envelope),
                 Op::Insert(&self.forms, &key, &sealed),
                 Op::Insert(&self.messages, &key, &record),
                 Op::Insert(&self.outbox, &key, &queued),
-            ])
-            .map_err(io)?;
+            ],
+            note,
+        )?;
         Ok(())
     }
 
@@ -703,19 +720,21 @@ impl Store {
         form_cbor: &[u8],
         receipt: &[u8],
         nonce: [u8; 24],
+        note: Audited,
     ) -> Result<(), StoreError> {
         let _w = self.writing();
         let key = rec.id.to_bytes();
         let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
         let record = rec.encode()?;
-        self.journal
-            .apply(&[
+        self.apply_audited(
+            &[
                 Op::Insert(&self.envelopes, &key, envelope),
                 Op::Insert(&self.forms, &key, &sealed),
                 Op::Insert(&self.receipts, &key, receipt),
                 Op::Insert(&self.messages, &key, &record),
-            ])
-            .map_err(io)?;
+            ],
+            note,
+        )?;
         Ok(())
     }
 
@@ -726,23 +745,26 @@ impl Store {
         id: MessageId,
         receipt: &[u8],
         at: UnixTime,
+        note: Audited,
     ) -> Result<Option<MessageRecord>, StoreError> {
         let _w = self.writing();
         let key = id.to_bytes();
         let Some(mut rec) = self.message(id)? else {
+            self.apply_audited(&[], note)?;
             return Ok(None);
         };
         rec.state = State::Delivered;
         rec.delivered = Some(at);
         rec.last_error = None;
         let record = rec.encode()?;
-        self.journal
-            .apply(&[
+        self.apply_audited(
+            &[
                 Op::Insert(&self.receipts, &key, receipt),
                 Op::Insert(&self.messages, &key, &record),
                 Op::Remove(&self.outbox, &key),
-            ])
-            .map_err(io)?;
+            ],
+            note,
+        )?;
         Ok(Some(rec))
     }
 

@@ -35,17 +35,23 @@ fn messages_survive_reopen_and_forms_are_sealed() {
             b"secret form",
             false,
             [3; 24],
+            (Event::MessageQueued, Record::default(), 5),
         )
         .unwrap();
-        s.append_audit(Event::MessageQueued, Record::default(), 5)
-            .unwrap();
         s.sync().unwrap();
         assert_eq!(s.outbox().unwrap(), vec![(id, "AL".parse().unwrap())]);
     }
     let s = Store::open(dir.path(), &[7; 32]).unwrap();
     assert_eq!(s.form(id).unwrap().unwrap(), b"secret form");
     assert_eq!(s.audit_head().size, 1);
-    s.mark_delivered(id, b"receipt", 9).unwrap();
+    s.mark_delivered(
+        id,
+        b"receipt",
+        9,
+        (Event::MessageDelivered, Record::default(), 9),
+    )
+    .unwrap();
+    assert_eq!(s.audit_head().size, 2, "the receipt and its entry together");
     assert!(s.outbox().unwrap().is_empty());
     assert_eq!(s.message(id).unwrap().unwrap().state, State::Delivered);
     drop(s);
@@ -102,6 +108,7 @@ fn the_outbox_is_reconciled_with_the_records_on_open() {
             b"f",
             false,
             [0; 24],
+            (Event::MessageQueued, Record::default(), 1),
         )
         .unwrap();
         // A crash after the record but before the outbox entry ...
