@@ -169,10 +169,10 @@ pub(super) async fn watch(node: Arc<Node>) {
             _ = stop.changed() => break,
         }
         let now = node.now();
-        let Ok(all) = node.store.deadlines() else {
+        let Ok(open) = node.store.open_deadlines() else {
             continue;
         };
-        for mut d in all.into_iter().filter(|d| d.answer.is_none()) {
+        for mut d in open {
             let mut changed = false;
             // Scheduled follow-ups have no message the peer could look up;
             // their one reminder point only marks them due soon here.

@@ -160,7 +160,7 @@ impl Node {
         if !scheduled_kind {
             return;
         }
-        let Ok(all) = self.store.deadlines() else {
+        let Ok(all) = self.store.open_deadlines() else {
             return;
         };
         let open = all

@@ -127,6 +127,10 @@ pub struct Store {
     migrated: Option<Migration>,
     /// Every write holds this shared; a backup holds it exclusively.
     write_gate: std::sync::RwLock<()>,
+    /// The largest size each peer has cosigned, once first asked.
+    cosigned: Mutex<Option<std::collections::HashMap<Country, u64>>>,
+    /// The ids of unanswered deadlines, once first asked.
+    open_deadlines: Mutex<Option<std::collections::BTreeSet<MessageId>>>,
 }
 
 impl Drop for Store {
@@ -192,6 +196,8 @@ impl Store {
             form_key: Zeroizing::new(*form_key),
             synced_blobs: Mutex::new(std::collections::HashSet::new()),
             write_gate: std::sync::RwLock::new(()),
+            cosigned: Mutex::new(None),
+            open_deadlines: Mutex::new(None),
             db_file: std::sync::OnceLock::new(),
             dir_synced: std::sync::atomic::AtomicBool::new(false),
             migrated: None,
@@ -634,7 +640,50 @@ impl Store {
         self.deadlines
             .insert(d.request.to_bytes(), bytes)
             .map_err(io)?;
+        if let Some(open) = self.lock_open_deadlines().as_mut() {
+            if d.answer.is_none() {
+                open.insert(d.request);
+            } else {
+                open.remove(&d.request);
+            }
+        }
         Ok(())
+    }
+
+    fn lock_open_deadlines(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<std::collections::BTreeSet<MessageId>>> {
+        match self.open_deadlines.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The deadlines not yet answered. The first call reads them all; the
+    /// store then keeps the set of open ones in memory, so the deadline
+    /// watcher's work each second follows the open deadlines, not every
+    /// deadline the node ever had.
+    pub fn open_deadlines(&self) -> Result<Vec<DeadlineRecord>, StoreError> {
+        let mut open = self.lock_open_deadlines();
+        if open.is_none() {
+            let all = self.deadlines()?;
+            *open = Some(
+                all.iter()
+                    .filter(|d| d.answer.is_none())
+                    .map(|d| d.request)
+                    .collect(),
+            );
+            return Ok(all.into_iter().filter(|d| d.answer.is_none()).collect());
+        }
+        let mut out = Vec::new();
+        for id in open.iter().flatten() {
+            if let Some(d) = self.deadline(*id)?
+                && d.answer.is_none()
+            {
+                out.push(d);
+            }
+        }
+        Ok(out)
     }
 
     /// The deadline on message `id`, if any.
@@ -673,6 +722,9 @@ impl Store {
     pub fn remove_deadline(&self, id: MessageId) -> Result<(), StoreError> {
         let _w = self.writing();
         self.deadlines.remove(id.to_bytes()).map_err(io)?;
+        if let Some(open) = self.lock_open_deadlines().as_mut() {
+            open.remove(&id);
+        }
         Ok(())
     }
 
@@ -1042,7 +1094,20 @@ impl Store {
         let mut key = size.to_be_bytes().to_vec();
         key.extend_from_slice(peer.as_str().as_bytes());
         self.cosignatures.insert(key, line.as_bytes()).map_err(io)?;
+        if let Some(known) = self.lock_cosigned().as_mut() {
+            let e = known.entry(peer).or_insert(0);
+            *e = (*e).max(size);
+        }
         Ok(())
+    }
+
+    fn lock_cosigned(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<std::collections::HashMap<Country, u64>>> {
+        match self.cosigned.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
     }
 
     /// Every cosignature of this node's checkpoints: (size, peer, line).
@@ -1066,13 +1131,21 @@ impl Store {
     }
 
     /// The largest size of this node's log that `peer` has cosigned.
+    /// Every delivery asks this, so the answer comes from memory: the
+    /// cosignatures are read once, then kept up to date as they arrive.
     pub fn cosigned_by(&self, peer: Country) -> Result<u64, StoreError> {
-        Ok(self
-            .cosignatures()?
-            .into_iter()
-            .filter(|(_, p, _)| *p == peer)
-            .map(|(s, _, _)| s)
-            .max()
+        let mut known = self.lock_cosigned();
+        if known.is_none() {
+            let mut map = std::collections::HashMap::new();
+            for (size, p, _) in self.cosignatures()? {
+                let e = map.entry(p).or_insert(0);
+                *e = size.max(*e);
+            }
+            *known = Some(map);
+        }
+        Ok(known
+            .as_ref()
+            .and_then(|m| m.get(&peer).copied())
             .unwrap_or(0))
     }
 

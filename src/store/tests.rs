@@ -168,3 +168,75 @@ fn a_store_from_a_newer_version_is_refused() {
         other => panic!("expected a refusal, got {:?}", other.err()),
     }
 }
+
+#[test]
+fn cosigned_sizes_are_remembered_and_kept_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let gr: Country = "GR".parse().unwrap();
+    let it: Country = "IT".parse().unwrap();
+    {
+        let s = Store::open(dir.path(), &[7; 32]).unwrap();
+        s.put_cosignature(gr, 10, "— GR x").unwrap();
+        s.put_cosignature(it, 4, "— IT y").unwrap();
+        assert_eq!(s.cosigned_by(gr).unwrap(), 10);
+        s.put_cosignature(gr, 30, "— GR z").unwrap();
+        s.put_cosignature(gr, 20, "— GR w").unwrap();
+        assert_eq!(s.cosigned_by(gr).unwrap(), 30);
+        assert_eq!(s.cosigned_by(it).unwrap(), 4);
+        s.sync().unwrap();
+    }
+    // Read back from the store after a reopen.
+    let s = Store::open(dir.path(), &[7; 32]).unwrap();
+    assert_eq!(s.cosigned_by(gr).unwrap(), 30);
+    assert_eq!(s.cosigned_by("FR".parse().unwrap()).unwrap(), 0);
+}
+
+#[test]
+fn open_deadlines_follow_answers_and_removals() {
+    use crate::protocol::deadline::{Deadline, Lane};
+    let dir = tempfile::tempdir().unwrap();
+    let gr: Country = "GR".parse().unwrap();
+    let deadline = |n: u8| DeadlineRecord {
+        request: MessageId::new(u64::from(n), [n; 10]),
+        peer: gr,
+        case: "C-1".into(),
+        owed: true,
+        deadline: Deadline {
+            owed_by: gr,
+            kind: Kind::SocialInquiryRequest,
+            start: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+            due: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            reminders: Vec::new(),
+            lane: Lane::Routine,
+        },
+        answered_by: vec![Kind::SocialInquiryReport],
+        reminders_sent: 0,
+        escalated: false,
+        answer: None,
+        answered_at: None,
+        schedule: None,
+    };
+    let ids = |v: Vec<DeadlineRecord>| v.into_iter().map(|d| d.request).collect::<Vec<_>>();
+    {
+        let s = Store::open(dir.path(), &[7; 32]).unwrap();
+        s.put_deadline(&deadline(1)).unwrap();
+        let mut answered = deadline(2);
+        answered.answer = Some(MessageId::new(9, [9; 10]));
+        s.put_deadline(&answered).unwrap();
+        // First call: read from the store.
+        assert_eq!(ids(s.open_deadlines().unwrap()), ids(vec![deadline(1)]));
+        // Later changes are followed.
+        s.put_deadline(&deadline(3)).unwrap();
+        let mut one_answered = deadline(1);
+        one_answered.answer = Some(MessageId::new(8, [8; 10]));
+        s.put_deadline(&one_answered).unwrap();
+        assert_eq!(ids(s.open_deadlines().unwrap()), ids(vec![deadline(3)]));
+        s.remove_deadline(deadline(3).request).unwrap();
+        assert!(s.open_deadlines().unwrap().is_empty());
+        s.put_deadline(&deadline(4)).unwrap();
+        s.sync().unwrap();
+    }
+    let s = Store::open(dir.path(), &[7; 32]).unwrap();
+    assert_eq!(ids(s.open_deadlines().unwrap()), ids(vec![deadline(4)]));
+    assert_eq!(s.deadlines().unwrap().len(), 3);
+}
