@@ -205,4 +205,15 @@ fn exactly_once_under_kill_9_and_a_long_outage() {
     assert_eq!(lost, 0);
     assert_eq!(duplicated, 0);
     assert!(kills >= 10);
+    // The kills came under load, so at least one start found journal
+    // records sled did not have yet and applied them (store/journal.rs).
+    let replays: usize = [&p.al, &p.gr]
+        .iter()
+        .map(|n| n.log().matches("store journal replayed").count())
+        .sum();
+    println!("crash test: starts that replayed the store journal: {replays}");
+    assert!(
+        replays > 0,
+        "no start replayed the journal after {kills} kills under load"
+    );
 }
