@@ -43,10 +43,16 @@ impl Node {
         }
     }
 
-    /// Records what this node owes for an incoming request.
-    pub(crate) fn open_owed(&self, rec: &MessageRecord, d: Deadline, red_flag: bool) {
+    /// The record of what this node owes for an incoming request; the
+    /// store writes it with the message (`Store::put_incoming`).
+    pub(crate) fn owed_record(
+        &self,
+        rec: &MessageRecord,
+        d: Deadline,
+        red_flag: bool,
+    ) -> DeadlineRecord {
         let answered_by = self.answered_by(rec.peer, &d, red_flag);
-        let r = DeadlineRecord {
+        DeadlineRecord {
             request: rec.id,
             peer: rec.peer,
             case: rec.case.clone(),
@@ -58,21 +64,19 @@ impl Node {
             answer: None,
             answered_at: None,
             schedule: None,
-        };
-        if let Err(e) = self.store.put_deadline(&r) {
-            tracing::error!(error = %e, "cannot store deadline");
         }
     }
 
-    /// Records what this node awaits, with the due time the peer signed in
-    /// its receipt.
-    pub(crate) fn open_awaited(
+    /// The record of what this node awaits, with the due time the peer
+    /// signed in its receipt; the store writes it with the receipt
+    /// (`Store::mark_delivered`).
+    pub(crate) fn awaited_record(
         &self,
         rec: &MessageRecord,
         received: jiff::Timestamp,
         due: jiff::Timestamp,
-    ) {
-        let Some(p) = self.peer(rec.peer) else { return };
+    ) -> Option<DeadlineRecord> {
+        let p = self.peer(rec.peer)?;
         let red_flag = false;
         let mut d = match deadline::deadline_for(&p.agreement, rec.peer, rec.kind, received) {
             Some(d) => d,
@@ -92,7 +96,7 @@ impl Node {
             d.due = due;
         }
         let answered_by = self.answered_by(rec.peer, &d, red_flag);
-        let r = DeadlineRecord {
+        Some(DeadlineRecord {
             request: rec.id,
             peer: rec.peer,
             case: rec.case.clone(),
@@ -104,10 +108,7 @@ impl Node {
             answer: None,
             answered_at: None,
             schedule: None,
-        };
-        if let Err(e) = self.store.put_deadline(&r) {
-            tracing::error!(error = %e, "cannot store deadline");
-        }
+        })
     }
 
     /// Closes the deadline on `reply_to` if `kind` answers it.

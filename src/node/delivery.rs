@@ -242,25 +242,25 @@ async fn attempt(node: &Node, peer: Country, id: MessageId) -> Outcome {
                                 .unwrap_or_else(|_| r.received.to_string())
                         )),
                     };
-                    let rec = match node.store.mark_delivered(
+                    // The deadline this node now awaits, with the due time
+                    // signed in the receipt, is written with the receipt.
+                    let times = jiff::Timestamp::from_second(r.received)
+                        .ok()
+                        .zip(r.due.and_then(|d| jiff::Timestamp::from_second(d).ok()));
+                    let awaited = |rec: &crate::store::MessageRecord| {
+                        times.and_then(|(received, due)| node.awaited_record(rec, received, due))
+                    };
+                    if let Err(e) = node.store.mark_delivered(
                         id,
                         &receipt,
                         at,
+                        awaited,
                         (Event::MessageDelivered, delivered, at),
                     ) {
-                        Ok(rec) => rec,
-                        Err(e) => return Outcome::Retry(e.to_string()),
-                    };
+                        return Outcome::Retry(e.to_string());
+                    }
                     node.metrics
                         .delivered(node.now_ms().saturating_sub(id.unix_millis()));
-                    if let (Some(rec), Some(due)) = (&rec, r.due)
-                        && let (Ok(received), Ok(due)) = (
-                            jiff::Timestamp::from_second(r.received),
-                            jiff::Timestamp::from_second(due),
-                        )
-                    {
-                        node.open_awaited(rec, received, due);
-                    }
                     // No sync wait here: the receipt is in the journal
                     // (a crash of the process loses nothing), and if a
                     // power loss took it, the message goes again and the

@@ -549,18 +549,20 @@ impl Node {
                     super::attachments::audit_summary(descriptors)
                 )),
             };
+            let owed = owed.map(|d| self.owed_record(&rec, d, red_flag));
+            let incoming = crate::store::Incoming {
+                record: &rec,
+                envelope: &env,
+                form_cbor: &opened.form_cbor,
+                receipt: &receipt,
+                owed: owed.as_ref(),
+            };
             if let Err(e) = self.store.put_incoming(
-                &rec,
-                &env,
-                &opened.form_cbor,
-                &receipt,
+                incoming,
                 nonce,
                 (Event::MessageReceived, received_note, now.as_second()),
             ) {
                 return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
-            }
-            if let Some(d) = owed {
-                self.open_owed(&rec, d, red_flag);
             }
             if let Ok(at) = jiff::Timestamp::from_second(opened.meta.created) {
                 if let Some(r) = opened.meta.reply_to {

@@ -81,6 +81,20 @@ fn io<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
+/// An accepted incoming message as [`Store::put_incoming`] writes it.
+pub struct Incoming<'a> {
+    /// Its record.
+    pub record: &'a MessageRecord,
+    /// The envelope as received.
+    pub envelope: &'a [u8],
+    /// The form, stored sealed.
+    pub form_cbor: &'a [u8],
+    /// The signed receipt.
+    pub receipt: &'a [u8],
+    /// The deadline this node now owes for it, if any.
+    pub owed: Option<&'a DeadlineRecord>,
+}
+
 /// An audit entry written together with the store write it records:
 /// event, record, time.
 pub type Audited = (Event, Record, UnixTime);
@@ -764,29 +778,47 @@ impl Store {
         Ok(())
     }
 
-    /// Stores an accepted incoming message with its receipt.
+    /// Stores an accepted incoming message with its receipt, the deadline
+    /// this node now owes for it (if any) and its audit entry, as one
+    /// journal record.
     pub fn put_incoming(
         &self,
-        rec: &MessageRecord,
-        envelope: &[u8],
-        form_cbor: &[u8],
-        receipt: &[u8],
+        m: Incoming<'_>,
         nonce: [u8; 24],
         note: Audited,
     ) -> Result<(), StoreError> {
+        let Incoming {
+            record: rec,
+            envelope,
+            form_cbor,
+            receipt,
+            owed,
+        } = m;
         let _w = self.writing();
         let key = rec.id.to_bytes();
         let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
         let record = rec.encode()?;
-        self.apply_audited(
-            &[
-                Op::Insert(&self.envelopes, &key, envelope),
-                Op::Insert(&self.forms, &key, &sealed),
-                Op::Insert(&self.receipts, &key, receipt),
-                Op::Insert(&self.messages, &key, &record),
-            ],
-            note,
-        )?;
+        let mut ops = vec![
+            Op::Insert(&self.envelopes, &key, envelope),
+            Op::Insert(&self.forms, &key, &sealed),
+            Op::Insert(&self.receipts, &key, receipt),
+            Op::Insert(&self.messages, &key, &record),
+        ];
+        let deadline = match owed {
+            Some(d) => {
+                let mut bytes = Vec::new();
+                ciborium::into_writer(d, &mut bytes).map_err(io)?;
+                Some((d.request.to_bytes(), bytes))
+            }
+            None => None,
+        };
+        if let Some((k, v)) = &deadline {
+            ops.push(Op::Insert(&self.deadlines, k, v));
+        }
+        self.apply_audited(&ops, note)?;
+        if let (Some(d), Some(open)) = (owed, self.lock_open_deadlines().as_mut()) {
+            open.insert(d.request);
+        }
         Ok(())
     }
 
@@ -797,6 +829,7 @@ impl Store {
         id: MessageId,
         receipt: &[u8],
         at: UnixTime,
+        awaited: impl FnOnce(&MessageRecord) -> Option<DeadlineRecord>,
         note: Audited,
     ) -> Result<Option<MessageRecord>, StoreError> {
         let _w = self.writing();
@@ -809,14 +842,27 @@ impl Store {
         rec.delivered = Some(at);
         rec.last_error = None;
         let record = rec.encode()?;
-        self.apply_audited(
-            &[
-                Op::Insert(&self.receipts, &key, receipt),
-                Op::Insert(&self.messages, &key, &record),
-                Op::Remove(&self.outbox, &key),
-            ],
-            note,
-        )?;
+        let deadline = match awaited(&rec) {
+            Some(d) => {
+                let mut bytes = Vec::new();
+                ciborium::into_writer(&d, &mut bytes).map_err(io)?;
+                Some((d.request, bytes))
+            }
+            None => None,
+        };
+        let mut ops = vec![
+            Op::Insert(&self.receipts, &key, receipt),
+            Op::Insert(&self.messages, &key, &record),
+            Op::Remove(&self.outbox, &key),
+        ];
+        let deadline_key = deadline.as_ref().map(|(request, _)| request.to_bytes());
+        if let (Some(k), Some((_, v))) = (&deadline_key, &deadline) {
+            ops.push(Op::Insert(&self.deadlines, k, v));
+        }
+        self.apply_audited(&ops, note)?;
+        if let (Some((request, _)), Some(open)) = (&deadline, self.lock_open_deadlines().as_mut()) {
+            open.insert(*request);
+        }
         Ok(Some(rec))
     }
 

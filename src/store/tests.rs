@@ -48,6 +48,7 @@ fn messages_survive_reopen_and_forms_are_sealed() {
         id,
         b"receipt",
         9,
+        |_| None,
         (Event::MessageDelivered, Record::default(), 9),
     )
     .unwrap();
