@@ -472,7 +472,12 @@ impl Journal {
     pub fn retire(&self, below: u64) -> std::io::Result<()> {
         for (g, path) in generations(&self.dir)? {
             if g < below {
-                std::fs::remove_file(path)?;
+                match std::fs::remove_file(path) {
+                    // Another checkpoint (the final one at a stop) got there
+                    // first.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    other => other?,
+                }
             }
         }
         Ok(())
