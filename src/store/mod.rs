@@ -6,12 +6,14 @@
 //! (sequence → entry). Writes go in an order that makes the message record
 //! the commit point, so a crash between writes leaves nothing half-visible.
 //!
-//! Durability: sled's `flush()` does not fsync on Linux, so [`Store::sync`]
-//! flushes and then fsyncs the store's files and directory itself.
-//! sled writes any log item above its blob threshold (segment size / 4 =
-//! 128 KiB, reached when a page holding several large values is rewritten)
-//! to its own file under `blobs/`; [`Store::sync`] fsyncs every blob file it
-//! has not synced before, and the directory.
+//! Durability: every write goes through the write-ahead journal
+//! (`journal`) before sled sees it, and [`Store::sync`] is one `fdatasync`
+//! of the journal. [`Store::checkpoint`] flushes sled and fsyncs its files
+//! itself (sled's `flush()` does not fsync on Linux): the log file, every
+//! blob file it has not synced before (sled writes any log item above its
+//! blob threshold, segment size / 4 = 128 KiB, to its own file under
+//! `blobs/`) and the directory; then it deletes the journal files this made
+//! redundant.
 
 mod attachments;
 mod backup;
