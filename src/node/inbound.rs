@@ -332,35 +332,11 @@ impl Node {
             Err(errors) => {
                 let fields: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
                 tracing::warn!(%peer, msg_id = %id, fields = ?fields, "invalid form refused");
-                return self.reject(
-                    peer,
-                    Some(id),
-                    Some(hash),
-                    Rejection {
-                        code: RejectCode::InvalidForm,
-                        message: errors
-                            .iter()
-                            .map(|e| e.to_string())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    },
-                );
+                return self.reject(peer, Some(id), Some(hash), invalid_form(&errors));
             }
         };
         if let Err(errors) = self.check_extras(&p, &opened, &form) {
-            return self.reject(
-                peer,
-                Some(id),
-                Some(hash),
-                Rejection {
-                    code: RejectCode::InvalidForm,
-                    message: errors
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                },
-            );
+            return self.reject(peer, Some(id), Some(hash), invalid_form(&errors));
         }
         if let Some(r) = opened.meta.reply_to {
             let problem = match self.store.message(r) {
@@ -590,6 +566,19 @@ impl Node {
             }
             _ => Response::Receipt(receipt),
         }
+    }
+}
+
+/// The refusal of a form (or its attachments) that does not validate: every
+/// problem, each naming its field.
+fn invalid_form<E: std::fmt::Display>(errors: &[E]) -> Rejection {
+    Rejection {
+        code: RejectCode::InvalidForm,
+        message: errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
     }
 }
 

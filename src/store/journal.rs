@@ -234,7 +234,7 @@ fn records(bytes: &[u8]) -> (Vec<(u64, &[u8])>, Option<u64>) {
 impl Journal {
     /// Opens the journal in `dir` for `db`: applies what sled lacks, cuts a
     /// torn tail off (and drops any later file, whose records were never
-    /// acknowledged), and starts a new file.
+    /// acknowledged), and goes on writing after the last record.
     pub fn open(dir: &Path, db: &sled::Db) -> Result<(Journal, Replay), String> {
         use std::os::unix::fs::DirBuilderExt as _;
         if !dir.exists() {
@@ -257,9 +257,13 @@ impl Journal {
         let mut last_seq = applied;
         let mut expected: Option<u64> = None;
         let mut torn_at: Option<usize> = None;
+        // Where the last file read ends (its last record) and its size.
+        let (mut last_end, mut last_size) = (0u64, 0u64);
         for (i, (_, path)) in files.iter().enumerate() {
             let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let (recs, stop) = records(&bytes);
+            last_size = bytes.len() as u64;
+            last_end = stop.unwrap_or(last_size);
             // Zeros after the last record are the file's unused space; any
             // other bytes there are a record torn by the crash.
             let tear = stop.filter(|&at| {
@@ -321,6 +325,7 @@ impl Journal {
                     .map_err(|e| format!("cannot cut the torn tail of {}: {e}", path.display()))?;
                 replay.torn = Some((path.clone(), offset));
                 torn_at = Some(i);
+                (last_end, last_size) = (offset, offset);
                 break;
             }
         }
@@ -330,8 +335,23 @@ impl Journal {
                     .map_err(|e| format!("cannot remove {}: {e}", later.display()))?;
             }
         }
-        let generation = files.last().map(|(g, _)| g + 1).unwrap_or(1);
-        let file = create(dir, generation).map_err(|e| format!("{}: {e}", dir.display()))?;
+        // Writing goes on in the last file read, after its last record (a
+        // store opened and closed without writes leaves no new file); a
+        // new file is made only for a new store.
+        let kept = torn_at.unwrap_or(files.len().saturating_sub(1));
+        let (generation, file, len, allocated) = match files.get(kept) {
+            Some((g, path)) => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                (*g, f, last_end, last_size.max(last_end))
+            }
+            None => {
+                let f = create(dir, 1).map_err(|e| format!("{}: {e}", dir.display()))?;
+                (1, f, 0, EXTEND_BYTES)
+            }
+        };
         Ok((
             Journal {
                 dir: dir.to_path_buf(),
@@ -339,14 +359,14 @@ impl Journal {
                 active: Mutex::new(Active {
                     file: Arc::new(file),
                     generation,
-                    len: 0,
-                    allocated: EXTEND_BYTES,
+                    len,
+                    allocated,
                     next_seq: last_seq + 1,
                     previous: None,
                     buf: Vec::with_capacity(4096),
                 }),
                 rotating: Mutex::new(()),
-                older: std::sync::atomic::AtomicBool::new(!files.is_empty()),
+                older: std::sync::atomic::AtomicBool::new(kept > 0),
             },
             replay,
         ))
@@ -660,6 +680,34 @@ mod tests {
         let t = d.open_tree("things").unwrap();
         assert_eq!(t.get(b"big").unwrap().unwrap().len(), big.len());
         assert!(t.get(b"after").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_reopened_journal_goes_on_in_its_last_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let jdir = tmp.path().join("journal");
+        let d = db(&tmp.path().join("a"));
+        {
+            let (j, _) = Journal::open(&jdir, &d).unwrap();
+            let t = d.open_tree("things").unwrap();
+            j.apply(&[Op::Insert(&t, b"a", b"1")]).unwrap();
+            j.sync().unwrap();
+        }
+        // An open without writes makes no file.
+        drop(Journal::open(&jdir, &d).unwrap());
+        let (j, r) = Journal::open(&jdir, &d).unwrap();
+        assert_eq!(r.skipped, 1);
+        assert_eq!(generations(&jdir).unwrap().len(), 1);
+        let t = d.open_tree("things").unwrap();
+        j.apply(&[Op::Insert(&t, b"b", b"2")]).unwrap();
+        j.sync().unwrap();
+        drop(j);
+        // Both records read back in order, into a store that lost them.
+        let fresh = db(&tmp.path().join("b"));
+        let (_, r) = Journal::open(&jdir, &fresh).unwrap();
+        assert_eq!((r.applied, r.torn), (2, None));
+        let t = fresh.open_tree("things").unwrap();
+        assert!(t.get(b"a").unwrap().is_some() && t.get(b"b").unwrap().is_some());
     }
 
     #[test]

@@ -651,11 +651,16 @@ impl Store {
     /// Stores a deadline (keyed by the message that must be answered).
     pub fn put_deadline(&self, d: &DeadlineRecord) -> Result<(), StoreError> {
         let _w = self.writing();
-        let mut bytes = Vec::new();
-        ciborium::into_writer(d, &mut bytes).map_err(io)?;
         self.deadlines
-            .insert(d.request.to_bytes(), bytes)
+            .insert(d.request.to_bytes(), encode_deadline(d)?)
             .map_err(io)?;
+        self.track_open(d);
+        Ok(())
+    }
+
+    /// Keeps the set of open deadlines (once read) in step with a write of
+    /// `d`.
+    fn track_open(&self, d: &DeadlineRecord) {
         if let Some(open) = self.lock_open_deadlines().as_mut() {
             if d.answer.is_none() {
                 open.insert(d.request);
@@ -663,7 +668,6 @@ impl Store {
                 open.remove(&d.request);
             }
         }
-        Ok(())
     }
 
     fn lock_open_deadlines(
@@ -806,20 +810,15 @@ impl Store {
             Op::Insert(&self.receipts, &key, receipt),
             Op::Insert(&self.messages, &key, &record),
         ];
-        let deadline = match owed {
-            Some(d) => {
-                let mut bytes = Vec::new();
-                ciborium::into_writer(d, &mut bytes).map_err(io)?;
-                Some((d.request.to_bytes(), bytes))
-            }
-            None => None,
-        };
+        let deadline = owed
+            .map(|d| Ok::<_, StoreError>((d.request.to_bytes(), encode_deadline(d)?)))
+            .transpose()?;
         if let Some((k, v)) = &deadline {
             ops.push(Op::Insert(&self.deadlines, k, v));
         }
         self.apply_audited(&ops, note)?;
-        if let (Some(d), Some(open)) = (owed, self.lock_open_deadlines().as_mut()) {
-            open.insert(d.request);
+        if let Some(d) = owed {
+            self.track_open(d);
         }
         Ok(())
     }
@@ -844,26 +843,22 @@ impl Store {
         rec.delivered = Some(at);
         rec.last_error = None;
         let record = rec.encode()?;
-        let deadline = match awaited(&rec) {
-            Some(d) => {
-                let mut bytes = Vec::new();
-                ciborium::into_writer(&d, &mut bytes).map_err(io)?;
-                Some((d.request, bytes))
-            }
-            None => None,
-        };
+        let awaited = awaited(&rec);
+        let deadline = awaited
+            .as_ref()
+            .map(|d| Ok::<_, StoreError>((d.request.to_bytes(), encode_deadline(d)?)))
+            .transpose()?;
         let mut ops = vec![
             Op::Insert(&self.receipts, &key, receipt),
             Op::Insert(&self.messages, &key, &record),
             Op::Remove(&self.outbox, &key),
         ];
-        let deadline_key = deadline.as_ref().map(|(request, _)| request.to_bytes());
-        if let (Some(k), Some((_, v))) = (&deadline_key, &deadline) {
+        if let Some((k, v)) = &deadline {
             ops.push(Op::Insert(&self.deadlines, k, v));
         }
         self.apply_audited(&ops, note)?;
-        if let (Some((request, _)), Some(open)) = (&deadline, self.lock_open_deadlines().as_mut()) {
-            open.insert(*request);
+        if let Some(d) = &awaited {
+            self.track_open(d);
         }
         Ok(Some(rec))
     }
@@ -1246,6 +1241,12 @@ fn be_u64(b: &[u8]) -> Result<u64, StoreError> {
         reason: "not 8 bytes".into(),
     })?;
     Ok(u64::from_be_bytes(arr))
+}
+
+fn encode_deadline(d: &DeadlineRecord) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(d, &mut bytes).map_err(io)?;
+    Ok(bytes)
 }
 
 fn outbox_value(peer: Country, urgent: bool) -> Vec<u8> {
