@@ -164,11 +164,53 @@ pub struct Home {
 }
 
 /// Fresh random bytes from the operating system.
+///
+/// A message needs four small draws (its id, the ephemeral key's seed and
+/// two nonces); rather than a system call each, every thread reads 4 KiB
+/// at a time from the OS and hands the bytes out once each, wiping each
+/// byte as it goes (and the rest when the thread ends).
 pub fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, HomeError> {
     let mut b = Zeroizing::new([0u8; N]);
-    getrandom::fill(b.as_mut_slice())
+    fill_random(b.as_mut_slice())
         .map_err(|e| HomeError::Keygen(format!("no randomness from the OS: {e}")))?;
     Ok(b)
+}
+
+/// The bytes a thread has read from the OS and not yet handed out.
+struct RandomPool {
+    bytes: Zeroizing<[u8; RandomPool::SIZE]>,
+    /// Bytes before this offset have been handed out (and wiped).
+    used: usize,
+}
+
+impl RandomPool {
+    const SIZE: usize = 4096;
+    /// Larger draws go straight to the OS.
+    const LARGEST: usize = 256;
+}
+
+thread_local! {
+    static RANDOM_POOL: std::cell::RefCell<RandomPool> = std::cell::RefCell::new(RandomPool {
+        bytes: Zeroizing::new([0; RandomPool::SIZE]),
+        used: RandomPool::SIZE,
+    });
+}
+
+fn fill_random(out: &mut [u8]) -> Result<(), getrandom::Error> {
+    if out.len() > RandomPool::LARGEST {
+        return getrandom::fill(out);
+    }
+    RANDOM_POOL.with_borrow_mut(|pool| {
+        if RandomPool::SIZE - pool.used < out.len() {
+            getrandom::fill(pool.bytes.as_mut_slice())?;
+            pool.used = 0;
+        }
+        let taken = &mut pool.bytes[pool.used..pool.used + out.len()];
+        out.copy_from_slice(taken);
+        taken.fill(0);
+        pool.used += out.len();
+        Ok(())
+    })
 }
 
 impl Home {
@@ -1117,6 +1159,26 @@ mod tests {
             api: format!("127.0.0.1:{}", port + 1).parse().unwrap(),
             listen: None,
         }
+    }
+
+    #[test]
+    fn pooled_randomness_hands_each_byte_out_once_and_wipes_it() {
+        // Draws across several refills never repeat, and the pool keeps
+        // nothing it has handed out.
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            let a = random::<24>().unwrap();
+            assert!(seen.insert(*a), "a 24-byte draw repeated");
+            RANDOM_POOL.with_borrow(|pool| {
+                assert!(pool.bytes[..pool.used].iter().all(|&b| b == 0));
+                assert!(pool.bytes[pool.used..].iter().any(|&b| b != 0));
+            });
+        }
+        // A draw larger than the pool's limit bypasses it.
+        let used = RANDOM_POOL.with_borrow(|pool| pool.used);
+        let big = random::<{ RandomPool::LARGEST + 1 }>().unwrap();
+        assert!(big.iter().any(|&b| b != 0));
+        assert_eq!(RANDOM_POOL.with_borrow(|pool| pool.used), used);
     }
 
     #[test]

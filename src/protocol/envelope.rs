@@ -359,7 +359,7 @@ pub fn seal_with(
             .finalize()
             .into(),
     );
-    let (enc, ct) = hpke::seal(recipient.bytes(), HPKE_INFO, &aad, &sign1, &ikm)
+    let (enc, ct) = hpke::seal(recipient.recipient(), HPKE_INFO, &aad, &sign1, &ikm)
         .map_err(|e| EnvelopeError::Encode(format!("HPKE seal failed: {e}")))?;
     builder
         .unprotected(

@@ -132,7 +132,7 @@ impl DecryptionKey {
     pub fn from_bytes(b: &[u8; 32]) -> Result<DecryptionKey, KeyError> {
         Ok(DecryptionKey {
             secret: Zeroizing::new(*b),
-            public: EncryptionKey(crate::protocol::hpke::public_key(b)),
+            public: EncryptionKey::new(crate::protocol::hpke::public_key(b)),
         })
     }
 
@@ -155,22 +155,45 @@ impl DecryptionKey {
     }
 }
 
-/// An X25519 public key that envelopes are sealed to.
-#[derive(Clone, PartialEq, Eq)]
-pub struct EncryptionKey([u8; 32]);
+/// An X25519 public key that envelopes are sealed to. Clones share the
+/// sealing precomputation ([`crate::protocol::hpke::Recipient`]), built
+/// the first time an envelope is sealed to the key.
+#[derive(Clone)]
+pub struct EncryptionKey(
+    [u8; 32],
+    std::sync::Arc<std::sync::OnceLock<crate::protocol::hpke::Recipient>>,
+);
+
+impl PartialEq for EncryptionKey {
+    fn eq(&self, other: &EncryptionKey) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for EncryptionKey {}
 
 impl EncryptionKey {
+    fn new(bytes: [u8; 32]) -> EncryptionKey {
+        EncryptionKey(bytes, Default::default())
+    }
+
     /// The key from its 32 bytes (any 32 bytes are an X25519 public key;
     /// one of small order fails when used).
     pub fn from_bytes(b: &[u8]) -> Result<EncryptionKey, KeyError> {
         <[u8; 32]>::try_from(b)
-            .map(EncryptionKey)
+            .map(EncryptionKey::new)
             .map_err(|_| KeyError::Invalid("X25519 public key"))
     }
 
     /// The 32 bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0
+    }
+
+    /// The key ready to seal to.
+    pub(crate) fn recipient(&self) -> &crate::protocol::hpke::Recipient {
+        self.1
+            .get_or_init(|| crate::protocol::hpke::Recipient::new(self.0))
     }
 
     /// A short key id: the first 8 bytes of SHA-256 of the public key.
@@ -189,10 +212,6 @@ impl EncryptionKey {
             return Err(err);
         }
         EncryptionKey::from_bytes(&b)
-    }
-
-    pub(crate) fn bytes(&self) -> &[u8; 32] {
-        &self.0
     }
 }
 
