@@ -114,6 +114,25 @@ impl Recipient {
         &self.public
     }
 
+    /// The ephemeral public key of `secret` and X25519 of `secret` with
+    /// this key, both in constant time in `secret`. With the table, the
+    /// two conversions to the Montgomery form share one field inversion.
+    fn encap(&self, secret: &[u8; 32]) -> ([u8; 32], [u8; 32]) {
+        match &self.table {
+            Some(t) => {
+                let both = curve25519_dalek::EdwardsPoint::to_montgomery_batch(&[
+                    curve25519_dalek::EdwardsPoint::mul_base_clamped(*secret),
+                    t.mul_base_clamped(*secret),
+                ]);
+                match both.as_slice() {
+                    [enc, dh] => (enc.to_bytes(), dh.to_bytes()),
+                    _ => (public_key(secret), self.x25519(secret)),
+                }
+            }
+            None => (public_key(secret), self.x25519(secret)),
+        }
+    }
+
     /// X25519 of `secret` and this key, in constant time in `secret`.
     fn x25519(&self, secret: &[u8; 32]) -> [u8; 32] {
         match &self.table {
@@ -190,8 +209,8 @@ pub fn seal(
     ikm: &[u8; 32],
 ) -> Result<([u8; 32], Vec<u8>), HpkeError> {
     let ephemeral = derive_secret(ikm)?;
-    let enc = public_key(&ephemeral);
-    let dh = Zeroizing::new(recipient.x25519(&ephemeral));
+    let (enc, dh) = recipient.encap(&ephemeral);
+    let dh = Zeroizing::new(dh);
     let shared = shared_secret(&dh, &enc, recipient.public())?;
     let (key, nonce) = key_schedule(&shared, info)?;
     let ct = cipher(&key)
@@ -295,10 +314,12 @@ mod tests {
             };
             let ladder = MontgomeryPoint(peer).mul_clamped(secret).to_bytes();
             assert_eq!(x25519(&secret, &peer), ladder, "case {i}");
+            let recipient = Recipient::new(peer);
+            assert_eq!(recipient.x25519(&secret), ladder, "table case {i}");
             assert_eq!(
-                Recipient::new(peer).x25519(&secret),
-                ladder,
-                "table case {i}"
+                recipient.encap(&secret),
+                (public_key(&secret), ladder),
+                "encap case {i}"
             );
             // Points with a small-order component: the clamped scalar is
             // a multiple of 8, so both paths drop it.

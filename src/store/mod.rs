@@ -2,8 +2,12 @@
 //!
 //! Trees: `messages` (id → record), `envelopes` (id → envelope bytes as sent
 //! or received), `forms` (id → form CBOR sealed with the node's storage
-//! key), `receipts` (id → signed receipt), `outbox` (id → peer), `audit`
-//! (sequence → entry). Writes go in an order that makes the message record
+//! key), `receipts` (id → signed receipt), `audit` (sequence → entry).
+//! The outbox (queued outgoing messages) is an index in memory, built
+//! from the message records on open: a queued outgoing record is the
+//! outbox entry, so the queue costs no writes of its own. (Older binaries
+//! kept it in an `outbox` tree; it is emptied on open, and an older
+//! binary rebuilds it from the records the same way.) Writes go in an order that makes the message record
 //! the commit point, so a crash between writes leaves nothing half-visible.
 //!
 //! Durability: every write goes through the write-ahead journal
@@ -147,6 +151,9 @@ pub struct Store {
     cosigned: Mutex<Option<std::collections::HashMap<Country, u64>>>,
     /// The ids of unanswered deadlines, once first asked.
     open_deadlines: Mutex<Option<std::collections::BTreeSet<MessageId>>>,
+    /// The outbox: every queued outgoing message, with its peer and
+    /// whether it is urgent.
+    queued: Mutex<std::collections::BTreeMap<MessageId, (Country, bool)>>,
 }
 
 impl Drop for Store {
@@ -214,6 +221,7 @@ impl Store {
             write_gate: std::sync::RwLock::new(()),
             cosigned: Mutex::new(None),
             open_deadlines: Mutex::new(None),
+            queued: Mutex::new(std::collections::BTreeMap::new()),
             db_file: std::sync::OnceLock::new(),
             dir_synced: std::sync::atomic::AtomicBool::new(false),
             migrated: None,
@@ -380,34 +388,36 @@ impl Store {
         Ok(before.verify_next(&last)?.1)
     }
 
-    /// Makes the outbox agree with the message records after a crash
-    /// between writes: a queued outgoing record always has an outbox entry,
-    /// and an outbox entry without a record (the send never completed, so
-    /// the operator never got its id) is dropped with its envelope.
+    /// Builds the outbox from the message records. A store written by an
+    /// older binary also has an `outbox` tree: an entry there without a
+    /// record (a send that never completed, so the operator never got its
+    /// id) is dropped with its envelope and form, and the tree is emptied.
     fn reconcile_outbox(&self) -> Result<(), StoreError> {
-        let queued: std::collections::HashSet<MessageId> = self
+        let queued: std::collections::BTreeMap<MessageId, (Country, bool)> = self
             .messages(None)?
             .into_iter()
             .filter(|r| r.direction == Direction::Out && r.state == State::Queued)
-            .map(|r| {
-                let key = r.id.to_bytes();
-                if !self.outbox.contains_key(key).unwrap_or(true) {
-                    let _ = self.outbox.insert(key, outbox_value(r.peer, r.urgent));
-                }
-                r.id
-            })
+            .map(|r| (r.id, (r.peer, r.urgent)))
             .collect();
-        for (id, _) in self.outbox()? {
-            if !queued.contains(&id) {
-                let key = id.to_bytes();
-                self.outbox.remove(key).map_err(io)?;
-                if self.messages.get(key).map_err(io)?.is_none() {
-                    self.envelopes.remove(key).map_err(io)?;
-                    self.forms.remove(key).map_err(io)?;
-                }
+        for k in self.outbox.iter().keys() {
+            let k = k.map_err(io)?;
+            self.outbox.remove(&k).map_err(io)?;
+            if self.messages.get(&k).map_err(io)?.is_none() {
+                self.envelopes.remove(&k).map_err(io)?;
+                self.forms.remove(&k).map_err(io)?;
             }
         }
+        *self.lock_queued() = queued;
         Ok(())
+    }
+
+    fn lock_queued(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<MessageId, (Country, bool)>> {
+        match self.queued.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
     }
 
     /// Makes every write made before the call durable: after this
@@ -754,8 +764,8 @@ impl Store {
         Ok(self.cases.remove(case.as_bytes()).map_err(io)?.is_some())
     }
 
-    /// Stores an outgoing message and queues it. The record is the commit
-    /// point; [`Store::open`] reconciles the outbox with it after a crash.
+    /// Stores an outgoing message and queues it, as one journal record
+    /// with its audit entry.
     pub fn put_outgoing(
         &self,
         rec: &MessageRecord,
@@ -769,18 +779,15 @@ impl Store {
         let key = rec.id.to_bytes();
         let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
         let record = rec.encode()?;
-        let queued = outbox_value(rec.peer, urgent);
-        // One journal record with its audit entry; the message record is
-        // the commit point.
         self.apply_audited(
             &[
                 Op::Insert(&self.envelopes, &key, envelope),
                 Op::Insert(&self.forms, &key, &sealed),
                 Op::Insert(&self.messages, &key, &record),
-                Op::Insert(&self.outbox, &key, &queued),
             ],
             note,
         )?;
+        self.lock_queued().insert(rec.id, (rec.peer, urgent));
         Ok(())
     }
 
@@ -851,12 +858,12 @@ impl Store {
         let mut ops = vec![
             Op::Insert(&self.receipts, &key, receipt),
             Op::Insert(&self.messages, &key, &record),
-            Op::Remove(&self.outbox, &key),
         ];
         if let Some((k, v)) = &deadline {
             ops.push(Op::Insert(&self.deadlines, k, v));
         }
         self.apply_audited(&ops, note)?;
+        self.lock_queued().remove(&id);
         if let Some(d) = &awaited {
             self.track_open(d);
         }
@@ -872,7 +879,7 @@ impl Store {
             rec.last_error = Some(reason.chars().take(500).collect());
             self.messages.insert(key, rec.encode()?).map_err(io)?;
         }
-        self.outbox.remove(key).map_err(io)?;
+        self.lock_queued().remove(&id);
         Ok(())
     }
 
@@ -939,22 +946,11 @@ impl Store {
 
     /// Every queued message with its peer and whether it is urgent.
     pub fn outbox_entries(&self) -> Result<Vec<(MessageId, Country, bool)>, StoreError> {
-        let mut out = Vec::new();
-        for r in self.outbox.iter() {
-            let (k, v) = r.map_err(io)?;
-            let id = key_id(&k)?;
-            let peer = v
-                .get(..2)
-                .and_then(|p| std::str::from_utf8(p).ok())
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| StoreError::Corrupt {
-                    what: "outbox entry",
-                    key: id.to_string(),
-                    reason: "peer is not a country code".into(),
-                })?;
-            out.push((id, peer, v.get(2) == Some(&1)));
-        }
-        Ok(out)
+        Ok(self
+            .lock_queued()
+            .iter()
+            .map(|(id, (peer, urgent))| (*id, *peer, *urgent))
+            .collect())
     }
 
     /// Every queued message with its peer.
@@ -980,9 +976,7 @@ impl Store {
         rec.attempts = 0;
         let key = id.to_bytes();
         self.messages.insert(key, rec.encode()?).map_err(io)?;
-        self.outbox
-            .insert(key, outbox_value(rec.peer, rec.urgent))
-            .map_err(io)?;
+        self.lock_queued().insert(id, (rec.peer, rec.urgent));
         Ok(Some(rec))
     }
 }
@@ -1247,12 +1241,6 @@ fn encode_deadline(d: &DeadlineRecord) -> Result<Vec<u8>, StoreError> {
     let mut bytes = Vec::new();
     ciborium::into_writer(d, &mut bytes).map_err(io)?;
     Ok(bytes)
-}
-
-fn outbox_value(peer: Country, urgent: bool) -> Vec<u8> {
-    let mut v = peer.as_str().as_bytes().to_vec();
-    v.push(u8::from(urgent));
-    v
 }
 
 fn key_id(k: &[u8]) -> Result<MessageId, StoreError> {
