@@ -265,6 +265,8 @@ impl Node {
                 },
             );
         };
+        // From here on this envelope is a writer on its way to a sync.
+        let coming = self.sync.coming();
         let outer = match envelope::read_outer(&env) {
             Ok(o) => o,
             Err(e) => return self.reject(peer, None, Some(hash), e.rejection()),
@@ -554,7 +556,7 @@ impl Node {
         // the sync below, so it is durable before the cosignature leaves.
         let answer = witnessing.as_ref().map(|w| self.witness(peer, &p.card, w));
         // The receipt promises durability: sync first.
-        if let Err(e) = self.sync.wait().await {
+        if let Err(e) = self.sync.wait_coming(coming).await {
             return self.reject(peer, Some(id), Some(hash), unavailable(e.to_string()));
         }
         match answer {

@@ -233,6 +233,8 @@ impl Node {
             )));
         }
         let peer = self.peer(req.to).ok_or(SendError::UnknownPeer(req.to))?;
+        // From here on this send is a writer on its way to a sync.
+        let coming = self.sync.coming();
         self.agreement_active(&peer).map_err(SendError::Invalid)?;
         if !peer.agreement.covers(req.kind) {
             return Err(SendError::Invalid(format!(
@@ -442,7 +444,7 @@ impl Node {
             }
             self.close_scheduled(req.to, &req.case, req.kind, true, id, at);
         }
-        let synced = self.sync.wait().await;
+        let synced = self.sync.wait_coming(coming).await;
         let now_ms = self.now_ms();
         lock(&self.queue).push(id, req.to, urgent, now_ms);
         self.notify_for(req.to).notify_one();

@@ -28,7 +28,7 @@ mod rotations;
 
 pub use backup::{BackupSummary, restore};
 
-pub use durable::GroupSync;
+pub use durable::{Coming, GroupSync};
 pub use records::{Direction, MessageRecord, State};
 pub use rotations::RotationRecord;
 
