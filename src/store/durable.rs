@@ -7,8 +7,9 @@
 //! are on their way: a message being sealed or opened holds a [`Coming`]
 //! from its start until it asks for its sync, and while any are held the
 //! thread keeps gathering, up to [`GATHER`]. A burst of messages then
-//! shares one sync, a lone message never waits, and nothing waits for
-//! writers that are not coming.
+//! shares one sync, and a lone message never waits. When fewer writers
+//! came than the previous sync served (a steady load, where more are
+//! about to start), the thread waits out the rest of [`GATHER`] once.
 //!
 //! A second thread checkpoints the store (flushes sled into its own files
 //! and retires journal files) about once a second while there are writes,
