@@ -1,6 +1,7 @@
 //! Storage safety and delivery recovery through the binary: a refused
 //! message fails and is retried, an online backup restores and verifies, a
-//! tampered backup and a corrupt store are refused with clear messages.
+//! tampered backup and a corrupt store are refused with clear messages,
+//! and a peer that died and came back is reached again at once.
 
 mod common;
 
@@ -44,6 +45,26 @@ fn a_refused_message_fails_and_retry_requeues_it() {
     // Retrying a delivered or unknown message is invalid input.
     let o = run(&["retry", "--home", p.gr.home_str(), &id]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn a_receiver_back_from_kill_9_resets_the_old_connection_and_delivery_resumes_at_once() {
+    let mut p = pair();
+    p.al.serve();
+    p.gr.serve();
+    let o = p.gr.send("AL", "GR-K-1", &p.form);
+    let first = stdout(&o).trim().to_string();
+    p.gr.wait_state(&first, "delivered", 20);
+    // AL dies without closing its connections and comes back on the same
+    // port. GR still holds the old connection: the next delivery goes on
+    // it, and AL answers with a stateless reset GR recognises (AL's reset
+    // key is derived from its TLS key, not drawn per process). Without
+    // that, GR would wait out the 30 s idle timeout before reconnecting.
+    p.al.kill9();
+    p.al.serve();
+    let o = p.gr.send("AL", "GR-K-1", &p.form);
+    let second = stdout(&o).trim().to_string();
+    p.gr.wait_state(&second, "delivered", 12);
 }
 
 #[test]

@@ -136,6 +136,31 @@ fn cfg<E: std::fmt::Display>(e: E) -> TransportError {
     TransportError::Config(e.to_string())
 }
 
+/// This node's QUIC endpoint settings that must survive a restart: the
+/// key of its stateless resets and the key its connection ids are made
+/// and checked with, both derived from its TLS private key. A node that
+/// died (`kill -9`, power loss) and came back recognises the connection
+/// ids of its peers' old connections as its own and answers them with a
+/// reset the peers accept, so they reconnect at once instead of waiting
+/// out the idle timeout (30 s) with their messages. quinn's defaults, a
+/// random key of each per process, cannot do that.
+fn endpoint_config(identity: &TlsIdentity) -> quinn::EndpointConfig {
+    let mut okm = zeroize::Zeroizing::new([0u8; 40]);
+    // 40 bytes are always within HKDF-SHA256's limit; on the impossible
+    // error the keys stay all zeros, which only loses the resets.
+    let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, &identity.key_der)
+        .expand(b"nfp-node quic endpoint keys v1", &mut okm[..]);
+    let reset = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &okm[..32]);
+    let mut cid_key = [0u8; 8];
+    cid_key.copy_from_slice(&okm[32..]);
+    let cid_key = u64::from_le_bytes(cid_key);
+    let mut config = quinn::EndpointConfig::new(Arc::new(reset));
+    config.cid_generator(move || {
+        Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+    });
+    config
+}
+
 fn transport_config() -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
     t.max_idle_timeout(quinn::IdleTimeout::try_from(Duration::from_secs(30)).ok());
@@ -171,11 +196,16 @@ impl Transport {
         let qtls = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(cfg)?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(qtls));
         server.transport_config(Arc::new(transport_config()));
+        let bind = |source| TransportError::Bind {
+            addr: listen,
+            source,
+        };
+        let socket = std::net::UdpSocket::bind(listen).map_err(bind)?;
+        let runtime = quinn::default_runtime()
+            .ok_or_else(|| bind(std::io::Error::other("no async runtime")))?;
         let endpoint =
-            quinn::Endpoint::server(server, listen).map_err(|source| TransportError::Bind {
-                addr: listen,
-                source,
-            })?;
+            quinn::Endpoint::new(endpoint_config(identity), Some(server), socket, runtime)
+                .map_err(bind)?;
         Ok(Transport {
             endpoint,
             pins,
