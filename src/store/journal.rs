@@ -43,10 +43,11 @@
 //! `u8 kind (1 insert, 2 remove) | u8 tree-name length | tree name |
 //! u32 LE key length | key | (insert only) u32 LE value length | value`.
 
+use super::lock;
 use sha2::{Digest as _, Sha256};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// Journal bytes after which the sync thread asks for an early checkpoint.
 pub const CHECKPOINT_BYTES: u64 = 8 << 20;
@@ -109,13 +110,6 @@ pub struct Replay {
     pub skipped: u64,
     /// Where a torn tail was cut off (file and offset), if one was.
     pub torn: Option<(PathBuf, u64)>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 fn io_error(msg: String) -> sled::Error {

@@ -7,8 +7,9 @@
 //! from the message records on open: a queued outgoing record is the
 //! outbox entry, so the queue costs no writes of its own. (Older binaries
 //! kept it in an `outbox` tree; it is emptied on open, and an older
-//! binary rebuilds it from the records the same way.) Writes go in an order that makes the message record
-//! the commit point, so a crash between writes leaves nothing half-visible.
+//! binary rebuilds it from the records the same way.) All of a message's
+//! writes, with its audit entry and deadline, are one journal record, so a
+//! crash leaves none of them without the others.
 //!
 //! Durability: every write goes through the write-ahead journal
 //! (`journal`) before sled sees it, and [`Store::sync`] is one `fdatasync`
@@ -85,6 +86,15 @@ pub const SCHEMA_VERSION: u64 = 2;
 
 fn io<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Io(e.to_string())
+}
+
+/// Locks `m`; a panic elsewhere while it was held does not poison the
+/// store's in-memory state, which every holder leaves consistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 /// An accepted incoming message as [`Store::put_incoming`] writes it.
@@ -231,7 +241,7 @@ impl Store {
         let log = store
             .rebuild_log(chain)
             .map_err(|e| open_err(e.to_string()))?;
-        *store.lock_log() = log;
+        *lock(&store.log) = log;
         store
             .reconcile_outbox()
             .map_err(|e| open_err(e.to_string()))?;
@@ -300,13 +310,6 @@ impl Store {
 
     fn pause_writers(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
         match self.write_gate.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
-    fn lock_log(&self) -> std::sync::MutexGuard<'_, LogState> {
-        match self.log.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
@@ -407,17 +410,8 @@ impl Store {
                 self.forms.remove(&k).map_err(io)?;
             }
         }
-        *self.lock_queued() = queued;
+        *lock(&self.queued) = queued;
         Ok(())
-    }
-
-    fn lock_queued(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<MessageId, (Country, bool)>> {
-        match self.queued.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
     }
 
     /// Makes every write made before the call durable: after this
@@ -448,10 +442,7 @@ impl Store {
         self.db.flush().map_err(io)?;
         let blobs = self.path.join("blobs");
         if let Ok(entries) = std::fs::read_dir(&blobs) {
-            let mut synced = match self.synced_blobs.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let mut synced = lock(&self.synced_blobs);
             let mut any = false;
             for e in entries.flatten() {
                 let name = e.file_name();
@@ -518,7 +509,7 @@ impl Store {
     /// entry's sequence number.
     fn apply_audited(&self, ops: &[Op<'_>], note: Audited) -> Result<u64, StoreError> {
         let (event, rec, now) = note;
-        let mut log = self.lock_log();
+        let mut log = lock(&self.log);
         let (entry, bytes, next) = log.chain.append(event, rec, now)?;
         let leaf = audit::leaf_hash(&bytes);
         let key = entry.seq.to_be_bytes();
@@ -541,7 +532,7 @@ impl Store {
 
     /// The current chain state.
     pub fn audit_head(&self) -> Chain {
-        self.lock_log().chain
+        lock(&self.log).chain
     }
 
     fn form_cipher(&self) -> chacha20poly1305::XChaCha20Poly1305 {
@@ -671,7 +662,7 @@ impl Store {
     /// Keeps the set of open deadlines (once read) in step with a write of
     /// `d`.
     fn track_open(&self, d: &DeadlineRecord) {
-        if let Some(open) = self.lock_open_deadlines().as_mut() {
+        if let Some(open) = lock(&self.open_deadlines).as_mut() {
             if d.answer.is_none() {
                 open.insert(d.request);
             } else {
@@ -680,21 +671,12 @@ impl Store {
         }
     }
 
-    fn lock_open_deadlines(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Option<std::collections::BTreeSet<MessageId>>> {
-        match self.open_deadlines.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
     /// The deadlines not yet answered. The first call reads them all; the
     /// store then keeps the set of open ones in memory, so the deadline
     /// watcher's work each second follows the open deadlines, not every
     /// deadline the node ever had.
     pub fn open_deadlines(&self) -> Result<Vec<DeadlineRecord>, StoreError> {
-        let mut open = self.lock_open_deadlines();
+        let mut open = lock(&self.open_deadlines);
         if open.is_none() {
             let all = self.deadlines()?;
             *open = Some(
@@ -752,7 +734,7 @@ impl Store {
     pub fn remove_deadline(&self, id: MessageId) -> Result<(), StoreError> {
         let _w = self.writing();
         self.deadlines.remove(id.to_bytes()).map_err(io)?;
-        if let Some(open) = self.lock_open_deadlines().as_mut() {
+        if let Some(open) = lock(&self.open_deadlines).as_mut() {
             open.remove(&id);
         }
         Ok(())
@@ -787,7 +769,7 @@ impl Store {
             ],
             note,
         )?;
-        self.lock_queued().insert(rec.id, (rec.peer, urgent));
+        lock(&self.queued).insert(rec.id, (rec.peer, urgent));
         Ok(())
     }
 
@@ -817,9 +799,7 @@ impl Store {
             Op::Insert(&self.receipts, &key, receipt),
             Op::Insert(&self.messages, &key, &record),
         ];
-        let deadline = owed
-            .map(|d| Ok::<_, StoreError>((d.request.to_bytes(), encode_deadline(d)?)))
-            .transpose()?;
+        let deadline = deadline_entry(owed)?;
         if let Some((k, v)) = &deadline {
             ops.push(Op::Insert(&self.deadlines, k, v));
         }
@@ -851,10 +831,7 @@ impl Store {
         rec.last_error = None;
         let record = rec.encode()?;
         let awaited = awaited(&rec);
-        let deadline = awaited
-            .as_ref()
-            .map(|d| Ok::<_, StoreError>((d.request.to_bytes(), encode_deadline(d)?)))
-            .transpose()?;
+        let deadline = deadline_entry(awaited.as_ref())?;
         let mut ops = vec![
             Op::Insert(&self.receipts, &key, receipt),
             Op::Insert(&self.messages, &key, &record),
@@ -863,7 +840,7 @@ impl Store {
             ops.push(Op::Insert(&self.deadlines, k, v));
         }
         self.apply_audited(&ops, note)?;
-        self.lock_queued().remove(&id);
+        lock(&self.queued).remove(&id);
         if let Some(d) = &awaited {
             self.track_open(d);
         }
@@ -879,7 +856,7 @@ impl Store {
             rec.last_error = Some(reason.chars().take(500).collect());
             self.messages.insert(key, rec.encode()?).map_err(io)?;
         }
-        self.lock_queued().remove(&id);
+        lock(&self.queued).remove(&id);
         Ok(())
     }
 
@@ -946,8 +923,7 @@ impl Store {
 
     /// Every queued message with its peer and whether it is urgent.
     pub fn outbox_entries(&self) -> Result<Vec<(MessageId, Country, bool)>, StoreError> {
-        Ok(self
-            .lock_queued()
+        Ok(lock(&self.queued)
             .iter()
             .map(|(id, (peer, urgent))| (*id, *peer, *urgent))
             .collect())
@@ -976,7 +952,7 @@ impl Store {
         rec.attempts = 0;
         let key = id.to_bytes();
         self.messages.insert(key, rec.encode()?).map_err(io)?;
-        self.lock_queued().insert(id, (rec.peer, rec.urgent));
+        lock(&self.queued).insert(id, (rec.peer, rec.urgent));
         Ok(Some(rec))
     }
 }
@@ -1056,13 +1032,13 @@ pub struct WitnessState {
 impl Store {
     /// The size and Merkle root of the audit trail now.
     pub fn audit_snapshot(&self) -> (u64, audit::Hash) {
-        let log = self.lock_log();
+        let log = lock(&self.log);
         (log.range.size(), log.range.root())
     }
 
     /// The leaf hash of entry `index`.
     pub fn audit_leaf(&self, index: u64) -> Option<audit::Hash> {
-        let log = self.lock_log();
+        let log = lock(&self.log);
         usize::try_from(index)
             .ok()
             .and_then(|i| log.leaves.get(i).copied())
@@ -1079,7 +1055,7 @@ impl Store {
 
     /// An inclusion proof of entry `index` in the tree of `size` entries.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<audit::Hash>, StoreError> {
-        let log = self.lock_log();
+        let log = lock(&self.log);
         let n = usize::try_from(size)
             .unwrap_or(usize::MAX)
             .min(log.leaves.len());
@@ -1088,7 +1064,7 @@ impl Store {
 
     /// A consistency proof from `old` entries to `new` entries.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<audit::Hash>, StoreError> {
-        let log = self.lock_log();
+        let log = lock(&self.log);
         let n = usize::try_from(new)
             .unwrap_or(usize::MAX)
             .min(log.leaves.len());
@@ -1131,20 +1107,11 @@ impl Store {
         let mut key = size.to_be_bytes().to_vec();
         key.extend_from_slice(peer.as_str().as_bytes());
         self.cosignatures.insert(key, line.as_bytes()).map_err(io)?;
-        if let Some(known) = self.lock_cosigned().as_mut() {
+        if let Some(known) = lock(&self.cosigned).as_mut() {
             let e = known.entry(peer).or_insert(0);
             *e = (*e).max(size);
         }
         Ok(())
-    }
-
-    fn lock_cosigned(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Option<std::collections::HashMap<Country, u64>>> {
-        match self.cosigned.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
     }
 
     /// Every cosignature of this node's checkpoints: (size, peer, line).
@@ -1171,7 +1138,7 @@ impl Store {
     /// Every delivery asks this, so the answer comes from memory: the
     /// cosignatures are read once, then kept up to date as they arrive.
     pub fn cosigned_by(&self, peer: Country) -> Result<u64, StoreError> {
-        let mut known = self.lock_cosigned();
+        let mut known = lock(&self.cosigned);
         if known.is_none() {
             let mut map = std::collections::HashMap::new();
             for (size, p, _) in self.cosignatures()? {
@@ -1241,6 +1208,15 @@ fn encode_deadline(d: &DeadlineRecord) -> Result<Vec<u8>, StoreError> {
     let mut bytes = Vec::new();
     ciborium::into_writer(d, &mut bytes).map_err(io)?;
     Ok(bytes)
+}
+
+/// A deadline's key and encoded record.
+type DeadlineEntry = ([u8; 16], Vec<u8>);
+
+/// The key and value of a deadline written in a message's journal record.
+fn deadline_entry(d: Option<&DeadlineRecord>) -> Result<Option<DeadlineEntry>, StoreError> {
+    d.map(|d| Ok((d.request.to_bytes(), encode_deadline(d)?)))
+        .transpose()
 }
 
 fn key_id(k: &[u8]) -> Result<MessageId, StoreError> {
