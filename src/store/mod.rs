@@ -186,12 +186,28 @@ impl Store {
         };
         // sled's own flusher is off: the journal makes writes durable,
         // and checkpoints flush sled (see `journal`).
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| open_err(e.to_string()))?;
+            .flush_every_ms(None);
+        // sled releases its lock on the files a moment after the last
+        // handle to a store is dropped (its I/O threads let go of the file
+        // last), so opening again right after a close can find it still
+        // held. Wait up to a second for that; a store another process
+        // holds is still refused, after that second.
+        let mut tries = 0;
+        let db = loop {
+            match config.open() {
+                // sled reports it as an `Other` error with this text.
+                Err(sled::Error::Io(e))
+                    if tries < 20 && e.to_string().starts_with("could not acquire lock") =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other.map_err(|e| open_err(e.to_string()))?,
+            }
+        };
         let (journal, replay) = Journal::open(&path.join("journal"), &db).map_err(open_err)?;
         if replay.applied > 0 || replay.torn.is_some() {
             tracing::warn!(

@@ -65,6 +65,22 @@ fn messages_survive_reopen_and_forms_are_sealed() {
 }
 
 #[test]
+fn a_store_held_open_is_refused_and_a_closed_one_reopens_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = Store::open(dir.path(), &[7; 32]).unwrap();
+    match Store::open(dir.path(), &[7; 32]) {
+        Err(StoreError::Open { reason, .. }) => assert!(reason.contains("lock"), "{reason}"),
+        other => panic!("expected an open error, got {:?}", other.err()),
+    }
+    drop(held);
+    // Closing and opening again, over and over, never finds the lock
+    // still held (sled lets go of it a moment after the close).
+    for _ in 0..20 {
+        drop(Store::open(dir.path(), &[7; 32]).unwrap());
+    }
+}
+
+#[test]
 fn audit_trail_appends_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), &[7; 32]).unwrap();
