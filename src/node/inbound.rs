@@ -490,6 +490,7 @@ impl Node {
                 last_error: None,
                 envelope_sha256: serde_bytes::ByteBuf::from(hash.to_vec()),
                 urgent: form.is_urgent(),
+                receipt: None,
             };
             let nonce = match crate::home::random::<24>() {
                 Ok(n) => *n,

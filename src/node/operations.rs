@@ -389,6 +389,7 @@ impl Node {
             last_error: None,
             envelope_sha256: serde_bytes::ByteBuf::from(hash.to_vec()),
             urgent: form.is_urgent(),
+            receipt: None,
         };
         let nonce = crate::home::random::<24>().map_err(|e| SendError::Seal(e.to_string()))?;
         let urgent = form.is_urgent();

@@ -81,11 +81,22 @@ impl VerifyingKey {
     }
 
     /// Verifies `sig` over `msg`, refusing weak keys and malleable signatures.
+    ///
+    /// Accepts exactly what `verify_strict` accepts, for one field
+    /// exponentiation less: `verify_strict` decompresses R only to ask
+    /// whether it has small order. Plain verification accepts only when R
+    /// equals the canonical encoding of the recomputed point, so an R it
+    /// accepts is canonical, and a canonical R has small order exactly when
+    /// it is one of the eight encodings in [`SMALL_ORDER`]. The test
+    /// `strict_verification_is_unchanged` checks both the list and the
+    /// equivalence.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), KeyError> {
+        use ed25519_dalek::Verifier as _;
         let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| KeyError::BadSignature)?;
-        self.0
-            .verify_strict(msg, &sig)
-            .map_err(|_| KeyError::BadSignature)
+        if self.0.is_weak() || SMALL_ORDER.contains(sig.r_bytes()) {
+            return Err(KeyError::BadSignature);
+        }
+        self.0.verify(msg, &sig).map_err(|_| KeyError::BadSignature)
     }
 
     /// A short key id: the first 8 bytes of SHA-256 of the public key.
@@ -103,6 +114,40 @@ impl VerifyingKey {
         let arr: [u8; 32] = b.try_into().map_err(|_| err)?;
         VerifyingKey::from_bytes(&arr)
     }
+}
+
+/// The canonical encodings of the eight points of small order on
+/// edwards25519 (the identity, the point of order 2, two of order 4 and
+/// four of order 8).
+const SMALL_ORDER: [[u8; 32]; 8] = [
+    hex32("0100000000000000000000000000000000000000000000000000000000000000"),
+    hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    hex32("0000000000000000000000000000000000000000000000000000000000000000"),
+    hex32("0000000000000000000000000000000000000000000000000000000000000080"),
+    hex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    hex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),
+    hex32("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+    hex32("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),
+];
+
+/// 32 bytes from 64 hex digits, at compile time.
+const fn hex32(s: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lowercase hex digit"),
+        }
+    }
+    let b = s.as_bytes();
+    assert!(b.len() == 64, "64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(b[2 * i]) << 4 | digit(b[2 * i + 1]);
+        i += 1;
+    }
+    out
 }
 
 impl std::fmt::Display for VerifyingKey {
@@ -335,6 +380,99 @@ mod tests {
         assert!(EncryptionKey::parse("x25519:!!").is_err());
         assert!(SpkiPin::parse("sha256:zz").is_err());
         assert!(SpkiPin::parse("sha1:00").is_err());
+    }
+
+    /// `SMALL_ORDER` is the whole 8-torsion subgroup, and `verify` accepts
+    /// exactly what ed25519-dalek's `verify_strict` accepts.
+    #[test]
+    fn strict_verification_is_unchanged() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        use curve25519_dalek::traits::IsIdentity as _;
+        // The multiples of a point of order 8 are the eight encodings.
+        let t = CompressedEdwardsY(SMALL_ORDER[4]).decompress().unwrap();
+        let times = |k: u64| t * curve25519_dalek::Scalar::from(k);
+        assert!(!times(4).is_identity() && times(8).is_identity());
+        let mut multiples: Vec<[u8; 32]> = (0..8).map(|k| times(k).compress().to_bytes()).collect();
+        let mut listed = SMALL_ORDER.to_vec();
+        multiples.sort();
+        listed.sort();
+        assert_eq!(multiples, listed);
+
+        let strict = |vk: &VerifyingKey, msg: &[u8], sig: &[u8; 64]| {
+            vk.0.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+                .is_ok()
+        };
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for round in 0..300u64 {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&next().to_le_bytes());
+            let sk = SigningKey::from_seed(&seed);
+            let vk = sk.verifying_key();
+            let msg = next().to_le_bytes();
+            let mut sig = sk.sign(&msg);
+            match round % 5 {
+                0 => {}
+                1 => sig[(next() % 32) as usize] ^= 1 << (next() % 8),
+                2 => sig[32 + (next() % 32) as usize] ^= 1 << (next() % 8),
+                3 => sig[..32].copy_from_slice(&SMALL_ORDER[(next() % 8) as usize]),
+                _ => sig[63] |= 0x80,
+            }
+            let ours = vk.verify(&msg, &sig).is_ok();
+            assert_eq!(ours, strict(&vk, &msg, &sig), "round {round}");
+            accepted += usize::from(ours);
+        }
+        assert_eq!(accepted, 60);
+        // A signature with a small-order R that plain verification accepts:
+        // with the public key A = [a]B + T, T of order 8, and s = k·a, the
+        // recomputed point is -[k]T, which is R for about one message in 8.
+        use sha2::Sha512;
+        let a = curve25519_dalek::Scalar::from(123_456_789u64);
+        let public = (curve25519_dalek::constants::ED25519_BASEPOINT_POINT * a + t).compress();
+        let vk = VerifyingKey::from_bytes(&public.to_bytes()).unwrap();
+        let mut found = 0;
+        for m in 0u32..200 {
+            let msg = m.to_le_bytes();
+            for r in SMALL_ORDER {
+                let k = curve25519_dalek::Scalar::from_hash(
+                    Sha512::new()
+                        .chain_update(r)
+                        .chain_update(public.as_bytes())
+                        .chain_update(msg),
+                );
+                let mut sig = [0u8; 64];
+                sig[..32].copy_from_slice(&r);
+                sig[32..].copy_from_slice((k * a).as_bytes());
+                let plain = ed25519_dalek::Verifier::verify(
+                    &vk.0,
+                    &msg,
+                    &ed25519_dalek::Signature::from_bytes(&sig),
+                )
+                .is_ok();
+                if plain {
+                    found += 1;
+                    assert!(vk.verify(&msg, &sig).is_err());
+                    assert!(!strict(&vk, &msg, &sig));
+                }
+            }
+        }
+        assert!(found > 10, "{found}");
+        // A weak (small-order) public key is refused with any signature.
+        for weak in SMALL_ORDER {
+            if let Ok(vk) = VerifyingKey::from_bytes(&weak) {
+                assert!(vk.verify(b"m", &[0; 64]).is_err());
+                let mut sig = [0u8; 64];
+                sig[..32].copy_from_slice(&SMALL_ORDER[0]);
+                assert!(vk.verify(b"m", &sig).is_err());
+                assert!(!strict(&vk, b"m", &sig));
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Trees: `messages` (id → record), `envelopes` (id → envelope bytes as sent
 //! or received), `forms` (id → form CBOR sealed with the node's storage
-//! key), `receipts` (id → signed receipt), `audit` (sequence → entry).
+//! key), `audit` (sequence → entry). A message's signed receipt is in its
+//! record (schema 3); the `receipts` tree (id → receipt) is where schema 2
+//! kept it, and is empty after the migration.
 //! The outbox (queued outgoing messages) is an index in memory, built
 //! from the message records on open: a queued outgoing record is the
 //! outbox entry, so the queue costs no writes of its own. (Older binaries
@@ -82,7 +84,10 @@ pub enum StoreError {
 /// - 2: key rotations (`rotations` tree); deadlines may name a follow-up
 ///   schedule; case records may hold the child's return. A schema 1
 ///   binary cannot read the last two, hence the new number.
-pub const SCHEMA_VERSION: u64 = 2;
+/// - 3: a message's receipt is in its record, no longer in the `receipts`
+///   tree (one write less per message each way). A schema 2 binary would
+///   not find the receipts.
+pub const SCHEMA_VERSION: u64 = 3;
 
 fn io<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Io(e.to_string())
@@ -297,6 +302,9 @@ impl Store {
             if version == 1 {
                 self.check_deadlines_decode()?;
             }
+            if version == 2 {
+                self.move_receipts_into_records()?;
+            }
         }
         self.meta
             .insert(b"schema", SCHEMA_VERSION.to_be_bytes())
@@ -315,6 +323,23 @@ impl Store {
     /// not stops the migration before anything changes.
     fn check_deadlines_decode(&self) -> Result<(), StoreError> {
         self.deadlines().map(|_| ())
+    }
+
+    /// Schema 2 to 3: each receipt moves from the `receipts` tree into its
+    /// message's record. A record is written before its receipt is
+    /// removed, so a crash part way leaves every receipt readable, and the
+    /// next open repeats the step (the schema is still 2).
+    fn move_receipts_into_records(&self) -> Result<(), StoreError> {
+        for entry in self.receipts.iter() {
+            let (k, receipt) = entry.map_err(io)?;
+            let id = key_id(&k)?;
+            if let Some(mut rec) = self.message(id)? {
+                rec.receipt = Some(serde_bytes::ByteBuf::from(receipt.to_vec()));
+                self.messages.insert(&k, rec.encode()?).map_err(io)?;
+            }
+            self.receipts.remove(&k).map_err(io)?;
+        }
+        Ok(())
     }
 
     fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
@@ -808,11 +833,14 @@ impl Store {
         let _w = self.writing();
         let key = rec.id.to_bytes();
         let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
-        let record = rec.encode()?;
+        let record = MessageRecord {
+            receipt: Some(serde_bytes::ByteBuf::from(receipt)),
+            ..rec.clone()
+        }
+        .encode()?;
         let mut ops = vec![
             Op::Insert(&self.envelopes, &key, envelope),
             Op::Insert(&self.forms, &key, &sealed),
-            Op::Insert(&self.receipts, &key, receipt),
             Op::Insert(&self.messages, &key, &record),
         ];
         let deadline = deadline_entry(owed)?;
@@ -845,13 +873,11 @@ impl Store {
         rec.state = State::Delivered;
         rec.delivered = Some(at);
         rec.last_error = None;
+        rec.receipt = Some(serde_bytes::ByteBuf::from(receipt));
         let record = rec.encode()?;
         let awaited = awaited(&rec);
         let deadline = deadline_entry(awaited.as_ref())?;
-        let mut ops = vec![
-            Op::Insert(&self.receipts, &key, receipt),
-            Op::Insert(&self.messages, &key, &record),
-        ];
+        let mut ops = vec![Op::Insert(&self.messages, &key, &record)];
         if let Some((k, v)) = &deadline {
             ops.push(Op::Insert(&self.deadlines, k, v));
         }
@@ -923,10 +949,9 @@ impl Store {
     /// The stored receipt of a message.
     pub fn receipt(&self, id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
-            .receipts
-            .get(id.to_bytes())
-            .map_err(io)?
-            .map(|v| v.to_vec()))
+            .message(id)?
+            .and_then(|r| r.receipt)
+            .map(serde_bytes::ByteBuf::into_vec))
     }
 
     /// The form CBOR of a message, decrypted.

@@ -1,5 +1,5 @@
-//! What the store keeps about each message: direction, state and times.
-//! No form content: that is sealed separately.
+//! What the store keeps about each message: direction, state, times and
+//! its receipt. No form content: that is sealed separately.
 
 use super::StoreError;
 use crate::protocol::UnixTime;
@@ -70,6 +70,12 @@ pub struct MessageRecord {
     /// Sent in the urgent lane (kept for retries and recovery).
     #[serde(default)]
     pub urgent: bool,
+    /// The signed receipt: the one this node returned (in), or the
+    /// peer's, once verified (out). Part of the record since schema 3, so
+    /// a message's receipt costs no write of its own; schema 2 kept it in
+    /// the `receipts` tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<serde_bytes::ByteBuf>,
 }
 
 impl MessageRecord {

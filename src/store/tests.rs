@@ -20,6 +20,7 @@ fn record(id: MessageId, direction: Direction, state: State) -> MessageRecord {
         last_error: None,
         envelope_sha256: serde_bytes::ByteBuf::from(vec![0; 32]),
         urgent: false,
+        receipt: None,
     }
 }
 
@@ -55,6 +56,7 @@ fn messages_survive_reopen_and_forms_are_sealed() {
     assert_eq!(s.audit_head().size, 2, "the receipt and its entry together");
     assert!(s.outbox().unwrap().is_empty());
     assert_eq!(s.message(id).unwrap().unwrap().state, State::Delivered);
+    assert_eq!(s.receipt(id).unwrap().as_deref(), Some(&b"receipt"[..]));
     drop(s);
     // The raw store never holds the form in the clear.
     let raw: Vec<u8> = std::fs::read(dir.path().join("db")).unwrap_or_default();
@@ -179,6 +181,49 @@ fn an_older_store_is_backed_up_and_migrated() {
     // Opened again, nothing more to do.
     let s = Store::open(&path, &[7; 32]).unwrap();
     assert!(s.migrated().is_none());
+}
+
+/// Schema 2 kept receipts in their own tree; schema 3 moves each into its
+/// message's record, and reads it from there.
+#[test]
+fn schema_2_receipts_move_into_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let (a, b, stray) = (
+        MessageId::new(1, [1; 10]),
+        MessageId::new(2, [2; 10]),
+        MessageId::new(3, [3; 10]),
+    );
+    {
+        let s = Store::open(&path, &[7; 32]).unwrap();
+        for (id, dir) in [(a, Direction::In), (b, Direction::Out)] {
+            let rec = record(id, dir, State::Received);
+            s.messages
+                .insert(id.to_bytes(), rec.encode().unwrap())
+                .unwrap();
+        }
+        // The schema 2 layout: receipts beside the records, and one whose
+        // record is gone.
+        s.receipts.insert(a.to_bytes(), &b"receipt a"[..]).unwrap();
+        s.receipts.insert(b.to_bytes(), &b"receipt b"[..]).unwrap();
+        s.receipts.insert(stray.to_bytes(), &b"stray"[..]).unwrap();
+        assert_eq!(s.receipt(a).unwrap(), None);
+        let meta = s.db.open_tree("meta").unwrap();
+        meta.insert(b"schema", &2u64.to_be_bytes()).unwrap();
+        s.sync().unwrap();
+    }
+    let s = Store::open(&path, &[7; 32]).unwrap();
+    let m = s.migrated().expect("migrated");
+    assert_eq!((m.from, m.to), (2, 3));
+    assert_eq!(s.receipt(a).unwrap().as_deref(), Some(&b"receipt a"[..]));
+    assert_eq!(s.receipt(b).unwrap().as_deref(), Some(&b"receipt b"[..]));
+    assert_eq!(s.receipt(stray).unwrap(), None);
+    assert!(s.receipts.is_empty());
+    assert_eq!(s.message(a).unwrap().unwrap().state, State::Received);
+    drop(s);
+    let s = Store::open(&path, &[7; 32]).unwrap();
+    assert!(s.migrated().is_none());
+    assert_eq!(s.receipt(b).unwrap().as_deref(), Some(&b"receipt b"[..]));
 }
 
 #[test]
