@@ -1,10 +1,11 @@
 //! The sled store: every sled call in the crate lives here.
 //!
-//! Trees: `messages` (id → record), `envelopes` (id → envelope bytes as sent
-//! or received), `forms` (id → form CBOR sealed with the node's storage
-//! key), `audit` (sequence → entry). A message's signed receipt is in its
-//! record (schema 3); the `receipts` tree (id → receipt) is where schema 2
-//! kept it, and is empty after the migration.
+//! Trees: `messages` (id → record), `envelopes` (id → the envelope as
+//! sent or received, joined with its form CBOR sealed with the node's
+//! storage key: `content`), `audit` (sequence → entry). A message's signed
+//! receipt is in its record. Both are schema 3; schema 2 kept forms in a
+//! `forms` tree and receipts in a `receipts` tree, which the migration
+//! empties.
 //! The outbox (queued outgoing messages) is an index in memory, built
 //! from the message records on open: a queued outgoing record is the
 //! outbox entry, so the queue costs no writes of its own. (Older binaries
@@ -24,6 +25,7 @@
 
 mod attachments;
 mod backup;
+mod content;
 mod durable;
 mod journal;
 mod records;
@@ -85,8 +87,9 @@ pub enum StoreError {
 ///   schedule; case records may hold the child's return. A schema 1
 ///   binary cannot read the last two, hence the new number.
 /// - 3: a message's receipt is in its record, no longer in the `receipts`
-///   tree (one write less per message each way). A schema 2 binary would
-///   not find the receipts.
+///   tree, and its sealed form is in the same value as its envelope
+///   (`content`), no longer in the `forms` tree: two writes less per
+///   message each way. A schema 2 binary would not find either.
 pub const SCHEMA_VERSION: u64 = 3;
 
 fn io<E: std::fmt::Display>(e: E) -> StoreError {
@@ -304,6 +307,7 @@ impl Store {
             }
             if version == 2 {
                 self.move_receipts_into_records()?;
+                self.join_forms_to_envelopes()?;
             }
         }
         self.meta
@@ -338,6 +342,30 @@ impl Store {
                 self.messages.insert(&k, rec.encode()?).map_err(io)?;
             }
             self.receipts.remove(&k).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Schema 2 to 3: each sealed form joins its envelope in one value.
+    /// The joined value is written before the form is removed, and a
+    /// joined value is recognised, so a crash part way is repaired by the
+    /// next open repeating the step. A form without an envelope (which no
+    /// write of schema 2 leaves) stays where it is.
+    fn join_forms_to_envelopes(&self) -> Result<(), StoreError> {
+        for entry in self.envelopes.iter() {
+            let (k, value) = entry.map_err(io)?;
+            if !content::is_joined(&value) {
+                let form = self.forms.get(&k).map_err(io)?;
+                let joined = content::join(&value, form.as_deref().unwrap_or_default())?;
+                self.envelopes.insert(&k, joined).map_err(io)?;
+            }
+            self.forms.remove(&k).map_err(io)?;
+        }
+        if !self.forms.is_empty() {
+            tracing::warn!(
+                left = self.forms.len(),
+                "sealed forms without an envelope left in the forms tree"
+            );
         }
         Ok(())
     }
@@ -678,12 +706,22 @@ impl Store {
     pub fn erase_content(&self, id: MessageId) -> Result<bool, StoreError> {
         let _w = self.writing();
         let key = id.to_bytes();
-        let had = self.forms.remove(key).map_err(io)?.is_some();
-        // An incoming envelope could be opened again with this node's key:
-        // it goes too. The envelope hash stays in the audit trail.
-        let rec = self.message(id)?;
-        if rec.is_some_and(|r| r.direction == Direction::In) {
-            self.envelopes.remove(key).map_err(io)?;
+        let mut had = false;
+        if let Some(value) = self.envelopes.get(key).map_err(io)? {
+            let (envelope, form) = content::split(&id.to_string(), &value)?;
+            had = form.is_some();
+            // An incoming envelope could be opened again with this node's
+            // key: it goes too. The envelope hash stays in the audit trail.
+            let incoming = self
+                .message(id)?
+                .is_some_and(|r| r.direction == Direction::In);
+            if incoming {
+                self.envelopes.remove(key).map_err(io)?;
+            } else if had {
+                self.envelopes
+                    .insert(key, content::join(envelope, &[])?)
+                    .map_err(io)?;
+            }
         }
         drop(_w);
         let files = self.erase_attachments(id)?;
@@ -800,12 +838,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let _w = self.writing();
         let key = rec.id.to_bytes();
-        let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
+        let content = content::join(envelope, &self.seal_form(rec.id, form_cbor, nonce)?)?;
         let record = rec.encode()?;
         self.apply_audited(
             &[
-                Op::Insert(&self.envelopes, &key, envelope),
-                Op::Insert(&self.forms, &key, &sealed),
+                Op::Insert(&self.envelopes, &key, &content),
                 Op::Insert(&self.messages, &key, &record),
             ],
             note,
@@ -832,15 +869,14 @@ impl Store {
         } = m;
         let _w = self.writing();
         let key = rec.id.to_bytes();
-        let sealed = self.seal_form(rec.id, form_cbor, nonce)?;
+        let content = content::join(envelope, &self.seal_form(rec.id, form_cbor, nonce)?)?;
         let record = MessageRecord {
             receipt: Some(serde_bytes::ByteBuf::from(receipt)),
             ..rec.clone()
         }
         .encode()?;
         let mut ops = vec![
-            Op::Insert(&self.envelopes, &key, envelope),
-            Op::Insert(&self.forms, &key, &sealed),
+            Op::Insert(&self.envelopes, &key, &content),
             Op::Insert(&self.messages, &key, &record),
         ];
         let deadline = deadline_entry(owed)?;
@@ -939,11 +975,10 @@ impl Store {
 
     /// The envelope bytes of a message.
     pub fn envelope(&self, id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .envelopes
-            .get(id.to_bytes())
-            .map_err(io)?
-            .map(|v| v.to_vec()))
+        match self.envelopes.get(id.to_bytes()).map_err(io)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(content::split(&id.to_string(), &v)?.0.to_vec())),
+        }
     }
 
     /// The stored receipt of a message.
@@ -956,9 +991,12 @@ impl Store {
 
     /// The form CBOR of a message, decrypted.
     pub fn form(&self, id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.forms.get(id.to_bytes()).map_err(io)? {
+        let Some(v) = self.envelopes.get(id.to_bytes()).map_err(io)? else {
+            return Ok(None);
+        };
+        match content::split(&id.to_string(), &v)?.1 {
             None => Ok(None),
-            Some(v) => self.open_form(id, &v).map(Some),
+            Some(sealed) => self.open_form(id, sealed).map(Some),
         }
     }
 

@@ -184,9 +184,10 @@ fn an_older_store_is_backed_up_and_migrated() {
 }
 
 /// Schema 2 kept receipts in their own tree; schema 3 moves each into its
-/// message's record, and reads it from there.
+/// message's record, and reads it from there. It also kept sealed forms in
+/// their own tree; schema 3 joins each to its envelope.
 #[test]
-fn schema_2_receipts_move_into_their_records() {
+fn schema_2_receipts_and_forms_move_to_their_messages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     let (a, b, stray) = (
@@ -208,6 +209,21 @@ fn schema_2_receipts_move_into_their_records() {
         s.receipts.insert(b.to_bytes(), &b"receipt b"[..]).unwrap();
         s.receipts.insert(stray.to_bytes(), &b"stray"[..]).unwrap();
         assert_eq!(s.receipt(a).unwrap(), None);
+        // Envelopes and forms, schema 2: `a` has both; `b` had its form
+        // erased; `stray` was joined by a migration that then crashed
+        // before removing its form.
+        let form_a = s.seal_form(a, b"form a", [1; 24]).unwrap();
+        let form_stray = s.seal_form(stray, b"form stray", [2; 24]).unwrap();
+        s.envelopes.insert(a.to_bytes(), &b"\xd0env a"[..]).unwrap();
+        s.forms.insert(a.to_bytes(), &form_a[..]).unwrap();
+        s.envelopes.insert(b.to_bytes(), &b"\xd0env b"[..]).unwrap();
+        let joined = super::content::join(b"\xd0env stray", &form_stray).unwrap();
+        s.envelopes.insert(stray.to_bytes(), joined).unwrap();
+        s.forms.insert(stray.to_bytes(), &form_stray[..]).unwrap();
+        assert!(
+            s.form(a).is_err(),
+            "a bare envelope is not the schema 3 layout"
+        );
         let meta = s.db.open_tree("meta").unwrap();
         meta.insert(b"schema", &2u64.to_be_bytes()).unwrap();
         s.sync().unwrap();
@@ -220,10 +236,64 @@ fn schema_2_receipts_move_into_their_records() {
     assert_eq!(s.receipt(stray).unwrap(), None);
     assert!(s.receipts.is_empty());
     assert_eq!(s.message(a).unwrap().unwrap().state, State::Received);
+    assert!(s.forms.is_empty());
+    let content = |id| (s.envelope(id).unwrap().unwrap(), s.form(id).unwrap());
+    assert_eq!(
+        content(a),
+        (b"\xd0env a".to_vec(), Some(b"form a".to_vec()))
+    );
+    assert_eq!(content(b), (b"\xd0env b".to_vec(), None));
+    assert_eq!(
+        content(stray),
+        (b"\xd0env stray".to_vec(), Some(b"form stray".to_vec()))
+    );
     drop(s);
     let s = Store::open(&path, &[7; 32]).unwrap();
     assert!(s.migrated().is_none());
     assert_eq!(s.receipt(b).unwrap().as_deref(), Some(&b"receipt b"[..]));
+}
+
+/// Erasing a message's content: an outgoing message keeps its envelope
+/// (sealed to the peer, unreadable here) and loses its form; an incoming
+/// one loses both, since this node could open the envelope again.
+#[test]
+fn erasure_removes_the_form_and_an_incoming_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), &[7; 32]).unwrap();
+    let (out, inc) = (MessageId::new(1, [1; 10]), MessageId::new(2, [2; 10]));
+    s.put_outgoing(
+        &record(out, Direction::Out, State::Queued),
+        b"env out",
+        b"form out",
+        false,
+        [3; 24],
+        (Event::MessageQueued, Record::default(), 5),
+    )
+    .unwrap();
+    s.put_incoming(
+        Incoming {
+            record: &record(inc, Direction::In, State::Received),
+            envelope: b"env in",
+            form_cbor: b"form in",
+            receipt: b"receipt in",
+            owed: None,
+        },
+        [4; 24],
+        (Event::MessageReceived, Record::default(), 6),
+    )
+    .unwrap();
+    assert_eq!(s.form(inc).unwrap().as_deref(), Some(&b"form in"[..]));
+    assert_eq!(s.receipt(inc).unwrap().as_deref(), Some(&b"receipt in"[..]));
+    assert!(s.erase_content(out).unwrap());
+    assert!(s.erase_content(inc).unwrap());
+    assert_eq!(s.envelope(out).unwrap().as_deref(), Some(&b"env out"[..]));
+    assert_eq!(s.form(out).unwrap(), None);
+    assert_eq!(s.envelope(inc).unwrap(), None);
+    assert_eq!(s.form(inc).unwrap(), None);
+    assert_eq!(s.receipt(inc).unwrap().as_deref(), Some(&b"receipt in"[..]));
+    // Nothing left to erase.
+    assert!(!s.erase_content(out).unwrap());
+    assert!(!s.erase_content(inc).unwrap());
 }
 
 #[test]
