@@ -7,6 +7,15 @@
 //! sha256: bstr]` where the hash covers every byte before that last item.
 //! Forms inside are still sealed with the node's storage key and envelopes
 //! are still encrypted; keep `HOME/keys/` backed up separately and safely.
+//!
+//! The store's schema version travels as the first item, under the
+//! pseudo-tree `store-schema`, from schema 3 on. A binary of schema 2 or
+//! older refuses a backup holding it (an unknown tree), so it cannot
+//! restore a layout it would misread; a backup of a schema 1 or 2 store
+//! (such as the one a migration takes first) leaves it out, so the older
+//! binary can still restore that one. A backup without it is restored as
+//! schema 1 and migrated on the way in: every migration step is harmless
+//! on a layout it has already been applied to.
 
 use super::{Store, StoreError, io};
 use crate::protocol::audit;
@@ -15,6 +24,11 @@ use std::io::Write as _;
 use std::path::Path;
 
 const MAGIC: &[u8] = b"nfp-node backup 1\n";
+/// Pseudo-tree of the store's schema version (key `schema`, 8 bytes big
+/// endian), in backups of schema 3 and later.
+const SCHEMA: &str = "store-schema";
+/// The first schema whose backups carry their version.
+const SCHEMA_IN_BACKUPS: u64 = 3;
 /// Pseudo-tree of attachment file pieces in a backup.
 const FILES: &str = "attachment-files";
 /// Bytes per attachment file piece in a backup.
@@ -85,6 +99,13 @@ impl Store {
             let _paused = self.pause_writers();
             w.write_all(MAGIC).map_err(io)?;
             hash.update(MAGIC);
+            let schema = self.schema()?;
+            if schema >= SCHEMA_IN_BACKUPS {
+                let bytes = item(SCHEMA, b"schema", &schema.to_be_bytes())?;
+                w.write_all(&bytes).map_err(io)?;
+                hash.update(&bytes);
+                items += 1;
+            }
             for name in TREES {
                 let tree = self.db.open_tree(name).map_err(io)?;
                 for r in tree.iter() {
@@ -203,7 +224,7 @@ pub fn restore(
             }
             [t, k, v] if t.as_text().is_some() => {
                 let tree = t.as_text().unwrap_or_default().to_string();
-                if !TREES.contains(&tree.as_str()) && tree != FILES {
+                if !TREES.contains(&tree.as_str()) && tree != FILES && tree != SCHEMA {
                     return Err(bad(format!("unknown tree {tree:?}")));
                 }
                 let (Some(k), Some(v)) = (k.as_bytes(), v.as_bytes()) else {
@@ -221,6 +242,22 @@ pub fn restore(
         .map(|(_, _, v)| v.as_slice())
         .collect();
     let chain = audit::verify(audit_bytes.iter().copied())?;
+    let schema = match entries.iter().find(|(t, _, _)| t == SCHEMA) {
+        None => 1,
+        Some((_, _, v)) => {
+            let v: [u8; 8] = v
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("the schema version is not 8 bytes".into()))?;
+            u64::from_be_bytes(v)
+        }
+    };
+    if schema > super::SCHEMA_VERSION {
+        return Err(bad(format!(
+            "the backup holds a store of schema {schema}, written by a newer nfp-node; this binary reads schema {} and older: upgrade the binary",
+            super::SCHEMA_VERSION
+        )));
+    }
     if store_dir.exists() {
         return Err(StoreError::Io(format!(
             "{} already exists; move it away before restoring",
@@ -232,16 +269,20 @@ pub fn restore(
             .path(store_dir)
             .open()
             .map_err(|e| StoreError::Io(e.to_string()))?;
-        for (tree, k, v) in entries.iter().filter(|(t, _, _)| t != FILES) {
+        for (tree, k, v) in entries.iter().filter(|(t, _, _)| t != FILES && t != SCHEMA) {
             db.open_tree(tree)
                 .and_then(|t| t.insert(k.as_slice(), v.as_slice()))
                 .map_err(io)?;
         }
+        db.open_tree("meta")
+            .and_then(|t| t.insert(b"schema", &schema.to_be_bytes()))
+            .map_err(io)?;
         db.flush().map_err(io)?;
     }
     restore_files(store_dir, &entries)?;
-    // Reopen through the normal path: recovery checks and a real fsync.
-    let store = Store::open(store_dir, form_key)?;
+    // Reopen through the normal path: recovery checks, the migration of an
+    // older layout, and a real fsync.
+    let store = Store::open_restored(store_dir, form_key, backup)?;
     store.flush_sled()?;
     if store.audit_head() != chain {
         return Err(bad("restored audit trail differs from the backup".into()));
@@ -302,4 +343,63 @@ fn restore_files(
     std::fs::File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backup file holding `items`, with a correct end item.
+    fn backup_of(items: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        for i in items {
+            out.extend_from_slice(i);
+        }
+        let digest = Sha256::digest(&out);
+        ciborium::into_writer(
+            &("end", items.len() as u64, serde_bytes::Bytes::new(&digest)),
+            &mut out,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_backup_carries_the_schema_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("store"), &[7; 32]).unwrap();
+        let file = dir.path().join("b");
+        s.backup(&file).unwrap();
+        let bytes = std::fs::read(&file).unwrap();
+        let first = item(
+            SCHEMA,
+            b"schema",
+            &super::super::SCHEMA_VERSION.to_be_bytes(),
+        )
+        .unwrap();
+        assert!(bytes[MAGIC.len()..].starts_with(&first));
+        // Restored as it is: no migration.
+        restore(&file, &dir.path().join("same"), &[7; 32]).unwrap();
+        let back = Store::open(&dir.path().join("same"), &[7; 32]).unwrap();
+        assert!(back.migrated().is_none());
+        assert_eq!(back.schema().unwrap(), super::super::SCHEMA_VERSION);
+
+        let newer = dir.path().join("newer");
+        let version = super::super::SCHEMA_VERSION + 1;
+        std::fs::write(
+            &newer,
+            backup_of(&[item(SCHEMA, b"schema", &version.to_be_bytes()).unwrap()]),
+        )
+        .unwrap();
+        match restore(&newer, &dir.path().join("n"), &[7; 32]) {
+            Err(StoreError::Corrupt { reason, .. }) => {
+                assert!(reason.contains("newer nfp-node"), "{reason}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(!dir.path().join("n").exists());
+        let odd = dir.path().join("odd");
+        std::fs::write(&odd, backup_of(&[item(SCHEMA, b"schema", &[3]).unwrap()])).unwrap();
+        assert!(restore(&odd, &dir.path().join("o"), &[7; 32]).is_err());
+    }
 }

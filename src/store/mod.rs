@@ -186,8 +186,27 @@ impl Drop for Store {
 
 impl Store {
     /// Opens (or creates) the store in `path`. `form_key` seals forms at
-    /// rest. The audit trail's tail is checked on open.
+    /// rest. The audit trail's tail is checked on open, and a store of an
+    /// older schema is backed up beside itself and migrated.
     pub fn open(path: &Path, form_key: &[u8; 32]) -> Result<Store, StoreError> {
+        Store::open_with(path, form_key, None)
+    }
+
+    /// [`Store::open`] for a store just restored from the backup `from`:
+    /// a migration takes no new backup, since `from` is one.
+    pub(super) fn open_restored(
+        path: &Path,
+        form_key: &[u8; 32],
+        from: &Path,
+    ) -> Result<Store, StoreError> {
+        Store::open_with(path, form_key, Some(from))
+    }
+
+    fn open_with(
+        path: &Path,
+        form_key: &[u8; 32],
+        restored_from: Option<&Path>,
+    ) -> Result<Store, StoreError> {
         let open_err = |reason: String| StoreError::Open {
             path: path.to_path_buf(),
             reason,
@@ -271,7 +290,7 @@ impl Store {
             .map_err(|e| open_err(e.to_string()))?;
         let mut store = store;
         if found < SCHEMA_VERSION {
-            store.migrated = Some(store.migrate(found).map_err(|e| {
+            store.migrated = Some(store.migrate(found, restored_from).map_err(|e| {
                 open_err(format!(
                     "migrating the store from schema {found} to {SCHEMA_VERSION} failed: {e}"
                 ))
@@ -287,18 +306,25 @@ impl Store {
 
     /// Brings a store of schema `from` to [`SCHEMA_VERSION`]: first a
     /// backup beside the store (restorable with `nfp-node restore` by the
-    /// old binary), then each step, then the new version, synced.
-    fn migrate(&self, from: u64) -> Result<Migration, StoreError> {
-        let stamp = jiff::Timestamp::now().as_second();
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "store".into());
-        let backup = self
-            .path
-            .with_file_name(format!("{name}-schema{from}-{stamp}.backup"));
-        self.backup(&backup)?;
+    /// old binary), unless the store was just restored from `restored`,
+    /// then each step, then the new version, synced.
+    fn migrate(&self, from: u64, restored: Option<&Path>) -> Result<Migration, StoreError> {
+        let backup = match restored {
+            Some(b) => b.to_path_buf(),
+            None => {
+                let stamp = jiff::Timestamp::now().as_second();
+                let name = self
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "store".into());
+                let backup = self
+                    .path
+                    .with_file_name(format!("{name}-schema{from}-{stamp}.backup"));
+                self.backup(&backup)?;
+                backup
+            }
+        };
         for version in from..SCHEMA_VERSION {
             // One step per version; each leaves the data readable by the
             // next.
@@ -349,8 +375,10 @@ impl Store {
     /// Schema 2 to 3: each sealed form joins its envelope in one value.
     /// The joined value is written before the form is removed, and a
     /// joined value is recognised, so a crash part way is repaired by the
-    /// next open repeating the step. A form without an envelope (which no
-    /// write of schema 2 leaves) stays where it is.
+    /// next open repeating the step. A form left without an envelope
+    /// belongs to no message (schema 2 dropped an unfinished send's
+    /// envelope and form in two writes, so a crash could leave the form):
+    /// it is deleted, as the rest of that send was.
     fn join_forms_to_envelopes(&self) -> Result<(), StoreError> {
         for entry in self.envelopes.iter() {
             let (k, value) = entry.map_err(io)?;
@@ -361,10 +389,15 @@ impl Store {
             }
             self.forms.remove(&k).map_err(io)?;
         }
-        if !self.forms.is_empty() {
+        let mut orphans = 0u64;
+        for k in self.forms.iter().keys() {
+            self.forms.remove(k.map_err(io)?).map_err(io)?;
+            orphans += 1;
+        }
+        if orphans > 0 {
             tracing::warn!(
-                left = self.forms.len(),
-                "sealed forms without an envelope left in the forms tree"
+                orphans,
+                "deleted sealed forms of unfinished sends (no envelope, no record)"
             );
         }
         Ok(())
@@ -381,6 +414,15 @@ impl Store {
         match self.write_gate.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The schema version this store is at (before an open's migration
+    /// finishes, the one it was found at).
+    pub(super) fn schema(&self) -> Result<u64, StoreError> {
+        match self.meta.get(b"schema").map_err(io)? {
+            Some(v) => be_u64(&v),
+            None => Ok(SCHEMA_VERSION),
         }
     }
 
@@ -704,7 +746,9 @@ impl Store {
 
     /// Deletes the sealed form of a message for good (erasure).
     pub fn erase_content(&self, id: MessageId) -> Result<bool, StoreError> {
-        let _w = self.writing();
+        // Every other writer waits: reading the content and writing it
+        // back is then one step, and only one erasure reports it.
+        let _w = self.pause_writers();
         let key = id.to_bytes();
         let mut had = false;
         if let Some(value) = self.envelopes.get(key).map_err(io)? {

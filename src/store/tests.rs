@@ -220,6 +220,9 @@ fn schema_2_receipts_and_forms_move_to_their_messages() {
         let joined = super::content::join(b"\xd0env stray", &form_stray).unwrap();
         s.envelopes.insert(stray.to_bytes(), joined).unwrap();
         s.forms.insert(stray.to_bytes(), &form_stray[..]).unwrap();
+        // The form of an unfinished send whose envelope was dropped.
+        let orphan = MessageId::new(4, [4; 10]);
+        s.forms.insert(orphan.to_bytes(), &form_a[..]).unwrap();
         assert!(
             s.form(a).is_err(),
             "a bare envelope is not the schema 3 layout"
@@ -247,10 +250,31 @@ fn schema_2_receipts_and_forms_move_to_their_messages() {
         content(stray),
         (b"\xd0env stray".to_vec(), Some(b"form stray".to_vec()))
     );
+    let backup = m.backup.clone();
     drop(s);
     let s = Store::open(&path, &[7; 32]).unwrap();
     assert!(s.migrated().is_none());
     assert_eq!(s.receipt(b).unwrap().as_deref(), Some(&b"receipt b"[..]));
+    drop(s);
+
+    // The backup taken before the migration holds the schema 2 layout and
+    // no schema version: restored by this binary, it is migrated on the
+    // way in, without a second backup.
+    let back = dir.path().join("restored");
+    super::restore(&backup, &back, &[7; 32]).unwrap();
+    let s = Store::open(&back, &[7; 32]).unwrap();
+    assert!(s.migrated().is_none(), "migrated during the restore");
+    assert_eq!(s.schema().unwrap(), SCHEMA_VERSION);
+    assert_eq!(s.envelope(a).unwrap().as_deref(), Some(&b"\xd0env a"[..]));
+    assert_eq!(s.form(a).unwrap().as_deref(), Some(&b"form a"[..]));
+    assert_eq!(s.receipt(a).unwrap().as_deref(), Some(&b"receipt a"[..]));
+    assert!(s.forms.is_empty() && s.receipts.is_empty());
+    let beside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("restored") && n.ends_with(".backup"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
 }
 
 /// Erasing a message's content: an outgoing message keeps its envelope
