@@ -194,11 +194,7 @@ impl Store {
 
     /// [`Store::open`] for a store just restored from the backup `from`:
     /// a migration takes no new backup, since `from` is one.
-    pub(super) fn open_restored(
-        path: &Path,
-        form_key: &[u8; 32],
-        from: &Path,
-    ) -> Result<Store, StoreError> {
+    fn open_restored(path: &Path, form_key: &[u8; 32], from: &Path) -> Result<Store, StoreError> {
         Store::open_with(path, form_key, Some(from))
     }
 
@@ -419,7 +415,7 @@ impl Store {
 
     /// The schema version this store is at (before an open's migration
     /// finishes, the one it was found at).
-    pub(super) fn schema(&self) -> Result<u64, StoreError> {
+    fn schema(&self) -> Result<u64, StoreError> {
         match self.meta.get(b"schema").map_err(io)? {
             Some(v) => be_u64(&v),
             None => Ok(SCHEMA_VERSION),
