@@ -86,22 +86,33 @@ pub fn token_hash(token: &str) -> String {
 impl Users {
     /// Reads `path`; a missing file is an empty list.
     pub fn load(path: &Path) -> Result<Users, FieldError> {
+        match Self::read(path)? {
+            Some(text) => Self::parse(&text),
+            None => Ok(Users::default()),
+        }
+    }
+
+    /// The text of `path`, or `None` when there is no such file.
+    pub fn read(path: &Path) -> Result<Option<String>, FieldError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let u: Users = toml::from_str(&text).map_err(|e| toml_error(&text, &e))?;
-                for (i, user) in u.users.iter().enumerate() {
-                    if !valid_name(&user.name) {
-                        return Err(FieldError::new(
-                            format!("user[{i}].name"),
-                            "must be 1 to 64 letters, digits, '.', '_' or '-'",
-                        ));
-                    }
-                }
-                Ok(u)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Users::default()),
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(FieldError::new("(file)", e.to_string())),
         }
+    }
+
+    /// Parses the text of an accounts file.
+    pub fn parse(text: &str) -> Result<Users, FieldError> {
+        let u: Users = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        for (i, user) in u.users.iter().enumerate() {
+            if !valid_name(&user.name) {
+                return Err(FieldError::new(
+                    format!("user[{i}].name"),
+                    "must be 1 to 64 letters, digits, '.', '_' or '-'",
+                ));
+            }
+        }
+        Ok(u)
     }
 
     /// Writes `path` (mode 0600) through a temporary file.

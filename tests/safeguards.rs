@@ -472,6 +472,37 @@ fn need_to_know_access_and_read_auditing() {
         .success()
     );
     assert_eq!(list_status(&eleni, &p), Some(1));
+    // An edit of the accounts file from outside the node takes effect at
+    // once too, even when it keeps the file's modification time (two
+    // writes within one tick of the file system's clock do): the node
+    // compares the file's text, not its time.
+    assert_eq!(list_status(&nikos, &p), Some(0));
+    let path = p.gr.home.join("users.toml");
+    let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let mut doc: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let mut found = 0;
+    for u in doc["user"].as_array_mut().unwrap() {
+        if u["name"].as_str() == Some("nikos") {
+            u.as_table_mut()
+                .unwrap()
+                .insert("revoked".into(), toml::Value::Boolean(true));
+            found += 1;
+        }
+    }
+    assert_eq!(found, 1);
+    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(written)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        written
+    );
+    assert_eq!(list_status(&nikos, &p), Some(1));
+    assert_eq!(list_status(&audrey, &p), Some(0));
 }
 
 fn list_status(token: &str, p: &Pair) -> Option<i32> {

@@ -3,7 +3,6 @@
 
 use super::Node;
 use crate::users::{NODE_ADMIN, Role, Users};
-use std::time::SystemTime;
 use subtle::ConstantTimeEq as _;
 
 /// The person behind a request.
@@ -30,10 +29,13 @@ impl Caller {
     }
 }
 
-/// The accounts file as last read, and when it was written.
+/// The accounts file as last read: its text and what it says. The text,
+/// not the file's modification time, tells whether it changed: two writes
+/// within one tick of the file system's clock (a user added, then revoked)
+/// share a modification time, and a revoked token would go on working.
 #[derive(Debug, Default)]
 pub(crate) struct UserCache {
-    modified: Option<SystemTime>,
+    text: Option<String>,
     users: Users,
 }
 
@@ -43,26 +45,31 @@ impl Node {
     }
 
     /// The caller whose token is `token`, if any. The accounts file is
-    /// re-read when it changes, so `user add` and `user revoke` take effect
-    /// at once.
+    /// read on every call and parsed again when its text changed, so
+    /// `user add` and `user revoke` take effect at once, from the API or
+    /// from the command line.
     pub fn authenticate(&self, token: &str) -> Option<Caller> {
         let admin = self.api_token.as_bytes();
         if token.len() == admin.len() && bool::from(token.as_bytes().ct_eq(admin)) {
             return Some(Caller::node_admin());
         }
-        let path = self.users_path();
-        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let read = Users::read(&self.users_path());
         let mut cache = super::lock(&self.users);
-        if cache.modified != modified || modified.is_none() {
-            match Users::load(&path) {
-                Ok(u) => {
-                    cache.users = u;
-                    cache.modified = modified;
+        match read {
+            Ok(text) if text == cache.text => {}
+            Ok(text) => match text.as_deref().map(Users::parse).transpose() {
+                Ok(users) => {
+                    cache.users = users.unwrap_or_default();
+                    cache.text = text;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read users.toml; no user can sign in");
-                    cache.users = Users::default();
+                    *cache = UserCache::default();
                 }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read users.toml; no user can sign in");
+                *cache = UserCache::default();
             }
         }
         cache.users.authenticate(token).map(|u| Caller {
@@ -95,6 +102,9 @@ impl Node {
     /// Adds a user; returns the token (shown once).
     pub fn add_user(&self, name: &str, role: Role) -> Result<String, String> {
         let path = self.users_path();
+        // Held across the read, change and write, so that two changes
+        // through the API cannot overwrite each other.
+        let _writing = super::lock(&self.users);
         let mut users = Users::load(&path).map_err(|e| e.to_string())?;
         let token = users.add(name, role, &self.now().to_string())?;
         users.save(&path)?;
@@ -104,6 +114,7 @@ impl Node {
     /// Revokes a user.
     pub fn revoke_user(&self, name: &str) -> Result<(), String> {
         let path = self.users_path();
+        let _writing = super::lock(&self.users);
         let mut users = Users::load(&path).map_err(|e| e.to_string())?;
         users.revoke(name)?;
         users.save(&path)
