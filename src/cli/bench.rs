@@ -317,6 +317,7 @@ pub(super) async fn run(
         "floor_crypto_us_per_envelope": floor_us,
         "cpu_to_floor_ratio": cpu_per.map(|c| c / floor_us),
         "audit_entries_hub": hub_node.node.store.audit_head().size,
+        "curve_backend": crate::protocol::keys::curve_backend(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     });
     for r in running {
@@ -346,12 +347,13 @@ pub(super) async fn run(
             );
         }
         println!(
-            "floor: sign {:.1} µs, verify {:.1} µs, seal {:.1} µs, open {:.1} µs, fdatasync {:.0} µs",
+            "floor: sign {:.1} µs, verify {:.1} µs, seal {:.1} µs, open {:.1} µs, fdatasync {:.0} µs (curve arithmetic: {})",
             fl["ed25519_sign_us"].as_f64().unwrap_or(f64::NAN),
             fl["ed25519_verify_us"].as_f64().unwrap_or(f64::NAN),
             fl["envelope_seal_us"].as_f64().unwrap_or(f64::NAN),
             fl["envelope_open_us"].as_f64().unwrap_or(f64::NAN),
-            fl["fdatasync_us"].as_f64().unwrap_or(f64::NAN)
+            fl["fdatasync_us"].as_f64().unwrap_or(f64::NAN),
+            crate::protocol::keys::curve_backend()
         );
         if let Some(m) = peak_rss_mib() {
             println!(

@@ -329,6 +329,10 @@ impl Running {
 /// Runs the node in `home` until SIGINT or SIGTERM.
 pub async fn serve(home: &Home) -> Result<(), NodeError> {
     let running = start(home, Arc::new(clock::SystemClock)).await?;
+    tracing::info!(
+        curve_backend = crate::protocol::keys::curve_backend(),
+        "curve arithmetic"
+    );
     eprintln!(
         "nfp-node {} serving: QUIC on {}, API on http://{}",
         running.node.me,

@@ -63,6 +63,29 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// Which curve25519-dalek arithmetic this process runs: `"avx512ifma"`,
+/// `"avx2"` or `"serial"`. The library chooses at run time among the
+/// backends the build compiled in (`.cargo/config.toml` adds AVX-512 IFMA);
+/// this repeats its choice so that benchmark figures say what they measured.
+pub fn curve_backend() -> &'static str {
+    #[cfg(all(target_arch = "x86_64", curve25519_dalek_backend = "avx512"))]
+    if std::arch::is_x86_feature_detected!("avx512ifma")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+    {
+        return "avx512ifma";
+    }
+    // Without an explicit choice the library builds its AVX2 backend on
+    // x86-64, unless the build forced the portable one.
+    #[cfg(all(
+        target_arch = "x86_64",
+        not(any(curve25519_dalek_backend = "serial", curve25519_dalek_backend = "fiat"))
+    ))]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return "avx2";
+    }
+    "serial"
+}
+
 /// An Ed25519 public key.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct VerifyingKey(ed25519_dalek::VerifyingKey);
