@@ -55,18 +55,17 @@ impl Node {
         }
         let read = Users::read(&self.users_path());
         let mut cache = super::lock(&self.users);
-        match read {
-            Ok(text) if text == cache.text => {}
-            Ok(text) => match text.as_deref().map(Users::parse).transpose() {
-                Ok(users) => {
-                    cache.users = users.unwrap_or_default();
-                    cache.text = text;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read users.toml; no user can sign in");
-                    *cache = UserCache::default();
-                }
-            },
+        // `None`: the text is the one already parsed.
+        let changed = read.and_then(|text| match text == cache.text {
+            true => Ok(None),
+            false => Ok(Some((text.as_deref().map(Users::parse).transpose()?, text))),
+        });
+        match changed {
+            Ok(None) => {}
+            Ok(Some((users, text))) => {
+                cache.users = users.unwrap_or_default();
+                cache.text = text;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read users.toml; no user can sign in");
                 *cache = UserCache::default();
